@@ -1,0 +1,83 @@
+"""Per-epoch metrics: fenced writes from workers, bulk reads for curves."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.orm import Session
+
+from db.entities import EpochRecord
+from db.models import EpochMetric, Run, RunStatus
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """NaN and infinities become NULL: they are not numbers a chart or a max() can use."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def record_epoch(session: Session, run_id: int, attempt: int, record: EpochRecord) -> bool:
+    """Store one finished epoch and refresh the run's summary, if the worker still holds the run.
+
+    The fenced UPDATE of the run row comes first: it locks the row (PostgreSQL) or holds the
+    write lock (SQLite), so a takeover cannot slip in between it and the insert.
+    """
+    val_accuracy = finite_or_none(record.val_accuracy)
+    improves = (Run.best_val_accuracy.is_(None)) | (Run.best_val_accuracy < val_accuracy)
+    values: dict = {"epochs_done": record.epoch, "last_val_accuracy": val_accuracy}
+    if val_accuracy is not None:
+        values["best_val_accuracy"] = case((improves, val_accuracy), else_=Run.best_val_accuracy)
+        values["best_epoch"] = case((improves, record.epoch), else_=Run.best_epoch)
+    held = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.attempt == attempt, Run.status == RunStatus.RUNNING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if held != 1:
+        return False
+    session.add(
+        EpochMetric(
+            run_id=run_id,
+            epoch=record.epoch,
+            loss=finite_or_none(record.loss),
+            accuracy=finite_or_none(record.accuracy),
+            val_loss=finite_or_none(record.val_loss),
+            val_accuracy=val_accuracy,
+            learning_rate=finite_or_none(record.learning_rate),
+            epoch_seconds=finite_or_none(record.epoch_seconds),
+            attempt=attempt,
+        )
+    )
+    session.flush()
+    return True
+
+
+def load_curves(session: Session, run_ids: Sequence[int]) -> list[EpochRecord]:
+    """All epochs of the given runs, ordered by run then epoch."""
+    if not run_ids:
+        return []
+    rows = session.scalars(
+        select(EpochMetric)
+        .where(EpochMetric.run_id.in_(list(run_ids)))
+        .order_by(EpochMetric.run_id, EpochMetric.epoch)
+    )
+    return [EpochRecord.from_row(row) for row in rows]
+
+
+def reset_progress(session: Session, run_id: int, attempt: int) -> bool:
+    """Forget a previous attempt's epochs before training again from epoch 1 (fenced)."""
+    held = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.attempt == attempt, Run.status == RunStatus.RUNNING)
+        .values(epochs_done=0, best_val_accuracy=None, best_epoch=None, last_val_accuracy=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if held != 1:
+        return False
+    session.execute(delete(EpochMetric).where(EpochMetric.run_id == run_id))
+    return True

@@ -1,0 +1,74 @@
+"""Schema migrations (Alembic) and the start-up check that refuses a stale schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, text
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+UPGRADE_COMMAND = "python -m db upgrade"
+# Any fixed 64-bit number: PostgreSQL's advisory lock that lets one migrator run at a time.
+_MIGRATION_LOCK_KEY = 0x5EA7_1AB0
+
+
+class SchemaMismatch(RuntimeError):
+    """The database schema is not the one this code expects; the message says what to run."""
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def expected_heads() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def current_heads(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def upgrade(engine: Engine) -> tuple[set[str], set[str]]:
+    """Bring the schema to head once, even when several processes try at the same moment.
+
+    The whole upgrade runs in one transaction: SQLite's BEGIN IMMEDIATE (db/session.py) and a
+    PostgreSQL advisory lock each let one migrator in; the others then find nothing to do.
+    Returns the heads before and after.
+    """
+    config = alembic_config()
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        before = set(MigrationContext.configure(connection).get_current_heads())
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        after = set(MigrationContext.configure(connection).get_current_heads())
+    return before, after
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise SchemaMismatch unless the database is exactly at this code's migration head."""
+    expected = expected_heads()
+    current = current_heads(engine)
+    if current == expected:
+        return
+    where = engine.url.render_as_string(hide_password=True)
+    if not current:
+        raise SchemaMismatch(f"{where} has no lab tables yet; run `{UPGRADE_COMMAND}` first")
+    known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current - known:
+        raise SchemaMismatch(
+            f"{where} is at schema {', '.join(sorted(current))}, newer than this code "
+            f"({', '.join(sorted(expected))}); update this checkout (git pull) before starting"
+        )
+    raise SchemaMismatch(
+        f"{where} is at schema {', '.join(sorted(current))} but this code needs "
+        f"{', '.join(sorted(expected))}; run `{UPGRADE_COMMAND}`"
+    )

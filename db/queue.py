@@ -1,0 +1,236 @@
+"""The run queue: enqueue, claim exactly once, heartbeat, finish, cancel, recover lost runs.
+
+Every function takes the caller's session and never commits. Worker-side writes are fenced by
+the run's `attempt`: they only touch a row that is still `running` under that attempt, and
+report whether they did, so a worker whose lease was taken over writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import Session
+
+from db.clock import db_now, now_expr
+from db.entities import ClaimedRun, NewRun
+from db.models import FINAL_STATUSES, Run, RunStatus, StopReason
+
+# Highest priority first, then oldest; `id` breaks ties between runs queued in the same instant.
+CLAIM_ORDER = (Run.priority.desc(), Run.created_at, Run.id)
+
+
+def enqueue(session: Session, new: NewRun) -> int:
+    """Add a queued run and return its id."""
+    run = Run(
+        name=new.name,
+        study=new.study,
+        status=RunStatus.QUEUED,
+        priority=new.priority,
+        config=new.config,
+        tags=list(new.tags),
+        dataset=new.dataset,
+        architecture=new.architecture,
+        optimizer=new.optimizer,
+        learning_rate=new.learning_rate,
+        batch_size=new.batch_size,
+        epochs=new.epochs,
+        image_size=new.image_size,
+        augmented=new.augmented,
+        seed=new.seed,
+        max_attempts=new.max_attempts,
+        attempt=0,
+        epochs_done=0,
+        cancel_requested=False,
+        warnings=[],
+    )
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def enqueue_many(session: Session, runs: Sequence[NewRun]) -> list[int]:
+    """Queue several runs in the caller's one transaction: all or none."""
+    return [enqueue(session, new) for new in runs]
+
+
+def claim_next(session: Session, worker: str) -> ClaimedRun | None:
+    """Atomically move the next queued run to `running` for `worker`.
+
+    One guarded statement: the subquery picks the candidate and the outer `status = 'queued'`
+    re-check makes a race lose cleanly (zero rows) instead of running the job twice. PostgreSQL
+    adds `FOR UPDATE SKIP LOCKED` so concurrent claimers pick different rows; SQLite serialises
+    writers with `BEGIN IMMEDIATE` (see db/session.py).
+    """
+    dialect = session.get_bind().dialect.name
+    candidate = select(Run.id).where(Run.status == RunStatus.QUEUED).order_by(*CLAIM_ORDER).limit(1)
+    if dialect == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    now = now_expr(dialect)
+    statement = (
+        update(Run)
+        .where(Run.id == candidate.scalar_subquery(), Run.status == RunStatus.QUEUED)
+        .values(
+            status=RunStatus.RUNNING,
+            attempt=Run.attempt + 1,
+            worker=worker,
+            started_at=now,
+            heartbeat_at=now,
+        )
+        .returning(Run.id, Run.attempt, Run.name, Run.config)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(statement).first()
+    if row is None:
+        return None
+    return ClaimedRun(id=row.id, attempt=row.attempt, name=row.name, config=dict(row.config))
+
+
+def _held(run_id: int, attempt: int) -> tuple:
+    """The fence: the row is still running under this worker's attempt."""
+    return (Run.id == run_id, Run.attempt == attempt, Run.status == RunStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """What a heartbeat learned: whether the lease is still ours and whether to stop."""
+
+    held: bool
+    cancel_requested: bool = False
+
+
+def heartbeat(session: Session, run_id: int, attempt: int) -> Heartbeat:
+    """Renew the lease on the database clock; tells the worker if it lost the run or must stop."""
+    dialect = session.get_bind().dialect.name
+    statement = (
+        update(Run)
+        .where(*_held(run_id, attempt))
+        .values(heartbeat_at=now_expr(dialect))
+        .returning(Run.cancel_requested)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(statement).first()
+    if row is None:
+        return Heartbeat(held=False)
+    return Heartbeat(held=True, cancel_requested=bool(row.cancel_requested))
+
+
+def set_run_info(
+    session: Session,
+    run_id: int,
+    attempt: int,
+    *,
+    class_names: Sequence[str] | None = None,
+    environment: dict | None = None,
+    warnings: Sequence[str] | None = None,
+) -> bool:
+    """Record what the worker learned before training (classes, versions, dataset warnings)."""
+    values: dict = {}
+    if class_names is not None:
+        values["class_names"] = list(class_names)
+    if environment is not None:
+        values["environment"] = environment
+    if warnings is not None:
+        values["warnings"] = list(warnings)
+    if not values:
+        return True
+    return _fenced_update(session, run_id, attempt, values)
+
+
+def finish_run(
+    session: Session,
+    run_id: int,
+    attempt: int,
+    *,
+    status: RunStatus,
+    stop_reason: StopReason,
+    stop_detail: str | None = None,
+    error: str | None = None,
+) -> bool:
+    """End a running run (succeeded, failed or cancelled); False if the lease was lost."""
+    if status not in FINAL_STATUSES:
+        raise ValueError(f"finish_run needs a final status, not {status.value!r}")
+    dialect = session.get_bind().dialect.name
+    values = {
+        "status": status,
+        "stop_reason": stop_reason,
+        "stop_detail": stop_detail,
+        "error": error,
+        "finished_at": now_expr(dialect),
+    }
+    return _fenced_update(session, run_id, attempt, values)
+
+
+def release_run(session: Session, run_id: int, attempt: int) -> bool:
+    """Hand a running run back to the queue (worker shutting down); it resumes elsewhere."""
+    values = {"status": RunStatus.QUEUED, "worker": None, "heartbeat_at": None}
+    return _fenced_update(session, run_id, attempt, values)
+
+
+def _fenced_update(session: Session, run_id: int, attempt: int, values: dict) -> bool:
+    statement = (
+        update(Run)
+        .where(*_held(run_id, attempt))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(statement).rowcount == 1
+
+
+def cancel_run(session: Session, run_id: int) -> RunStatus | None:
+    """Cancel a run: a queued one at once, a running one at its worker's next check.
+
+    Returns the run's status after the call, or None if there is no such run.
+    """
+    dialect = session.get_bind().dialect.name
+    session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.QUEUED)
+        .values(
+            status=RunStatus.CANCELLED,
+            stop_reason=StopReason.CANCELLED,
+            stop_detail="cancelled before it started",
+            finished_at=now_expr(dialect),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.RUNNING)
+        .values(cancel_requested=True)
+        .execution_options(synchronize_session=False)
+    )
+    return session.scalar(select(Run.status).where(Run.id == run_id))
+
+
+def requeue_lost(session: Session, grace: timedelta) -> tuple[list[int], list[int]]:
+    """Recover runs whose worker stopped heartbeating for longer than `grace`.
+
+    Runs with attempts left go back to the queue (their checkpoint lets them resume); the
+    others end as failed with the reason "worker lost". Returns (requeued ids, failed ids).
+    """
+    cutoff = db_now(session) - grace
+    lost = and_(Run.status == RunStatus.RUNNING, Run.heartbeat_at < cutoff)
+    failed = session.scalars(
+        update(Run)
+        .where(lost, Run.attempt >= Run.max_attempts)
+        .values(
+            status=RunStatus.FAILED,
+            stop_reason=StopReason.WORKER_LOST,
+            stop_detail="worker lost: no heartbeat and no attempts left",
+            error="worker lost",
+            finished_at=now_expr(session.get_bind().dialect.name),
+        )
+        .returning(Run.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    requeued = session.scalars(
+        update(Run)
+        .where(lost, Run.attempt < Run.max_attempts)
+        .values(status=RunStatus.QUEUED, worker=None, heartbeat_at=None)
+        .returning(Run.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return list(requeued), list(failed)

@@ -1,0 +1,53 @@
+"""Reading runs for listings, the CLI and the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.entities import RunRecord
+from db.models import Artifact, ArtifactKind, Run, RunStatus
+
+
+def get_run(session: Session, run_id: int) -> RunRecord | None:
+    row = session.get(Run, run_id)
+    return RunRecord.from_row(row) if row is not None else None
+
+
+def list_runs(
+    session: Session,
+    *,
+    statuses: Sequence[RunStatus] | None = None,
+    study: str | None = None,
+    run_ids: Sequence[int] | None = None,
+    limit: int | None = None,
+) -> list[RunRecord]:
+    """Runs newest first, optionally filtered by status, study or ids."""
+    statement = select(Run).order_by(Run.id.desc())
+    if statuses:
+        statement = statement.where(Run.status.in_(list(statuses)))
+    if study is not None:
+        statement = statement.where(Run.study == study)
+    if run_ids is not None:
+        statement = statement.where(Run.id.in_(list(run_ids)))
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [RunRecord.from_row(row) for row in session.scalars(statement)]
+
+
+def runs_with_model(session: Session) -> list[RunRecord]:
+    """Succeeded runs that have a stored model, newest first (what Predict can use)."""
+    statement = (
+        select(Run)
+        .join(Artifact, (Artifact.run_id == Run.id) & (Artifact.kind == ArtifactKind.MODEL))
+        .where(Run.status == RunStatus.SUCCEEDED)
+        .order_by(Run.id.desc())
+    )
+    return [RunRecord.from_row(row) for row in session.scalars(statement)]
+
+
+def list_studies(session: Session) -> list[str]:
+    rows = session.scalars(select(Run.study).where(Run.study.is_not(None)).distinct())
+    return sorted(s for s in rows if s)

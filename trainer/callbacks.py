@@ -1,0 +1,132 @@
+"""Keras callbacks of the lab; persistence is injected, so they are tested without a database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+from db.entities import EpochRecord
+from db.metrics import finite_or_none
+from db.queue import Heartbeat
+
+
+def current_learning_rate(model: keras.Model) -> float | None:
+    """The optimizer's learning rate now, as a float (schedules are evaluated at this step)."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None
+    return finite_or_none(float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Writes each epoch's metrics as the epoch ends, through `write` (True while the run is ours).
+
+    The learning rate recorded is the one the epoch trained with, read at the epoch's start,
+    before ReduceLROnPlateau changes it at the epoch's end.
+    """
+
+    def __init__(self, write: Callable[[EpochRecord], bool]) -> None:
+        super().__init__()
+        self._write = write
+        self.lost = False
+        self._started = 0.0
+        self._learning_rate: float | None = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.lost = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._started = time.perf_counter()
+        self._learning_rate = current_learning_rate(self.model)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        record = EpochRecord(
+            epoch=epoch + 1,
+            loss=finite_or_none(logs.get("loss")),
+            accuracy=finite_or_none(logs.get("accuracy")),
+            val_loss=finite_or_none(logs.get("val_loss")),
+            val_accuracy=finite_or_none(logs.get("val_accuracy")),
+            learning_rate=self._learning_rate,
+            epoch_seconds=time.perf_counter() - self._started,
+        )
+        if not self._write(record):
+            self.lost = True
+            self.model.stop_training = True
+
+
+class LeaseKeeper(keras.callbacks.Callback):
+    """Heartbeats during training; stops within one batch on cancel, lost lease or shutdown.
+
+    `shutdown` is the worker's signal flag, checked every batch (it costs nothing); the
+    database is asked at most every `interval` seconds.
+    """
+
+    def __init__(
+        self,
+        beat: Callable[[], Heartbeat],
+        *,
+        shutdown: Callable[[], bool] = lambda: False,
+        interval: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self._beat = beat
+        self._shutdown = shutdown
+        self._interval = interval
+        self._last = 0.0
+        self.cancelled = False
+        self.lost = False
+        self.shutting_down = False
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.cancelled = False
+        self.lost = False
+        self.shutting_down = False
+        self._last = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._shutdown():
+            self.shutting_down = True
+            self.model.stop_training = True
+        elif time.monotonic() - self._last >= self._interval:
+            self.check()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.check()
+
+    def check(self) -> None:
+        self._last = time.monotonic()
+        state = self._beat()
+        if not state.held:
+            self.lost = True
+        elif state.cancel_requested:
+            self.cancelled = True
+        if self.lost or self.cancelled:
+            self.model.stop_training = True
+
+
+class MinAccuracyStop(keras.callbacks.Callback):
+    """Stops once the monitored accuracy exceeds `threshold` (the report's "MinAccuracy").
+
+    The report's version set `stop_training` outside its `if`, stopping after epoch 1; this
+    one stops only when the threshold is actually passed.
+    """
+
+    def __init__(self, threshold: float, monitor: str = "accuracy") -> None:
+        super().__init__()
+        self.threshold = threshold
+        self.monitor = monitor
+        self.stopped_epoch: int | None = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.stopped_epoch = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        value = finite_or_none(logs.get(self.monitor))
+        if value is not None and value > self.threshold:
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True

@@ -1,0 +1,185 @@
+"""`python -m trainer`: queue runs, run a worker, list runs and models, predict."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from db import queue
+from db.migrate import SchemaMismatch, check_schema
+from db.runs import list_runs
+from db.session import Database, DatabaseUnavailable, DatabaseUrlError
+from settings import Settings
+from trainer.config import ConfigError, ExperimentConfig
+
+
+class CliError(RuntimeError):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def _open_database(settings: Settings) -> Database:
+    database = Database(settings.database_url)
+    database.check_connection()
+    check_schema(database.engine)
+    return database
+
+
+def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
+    from trainer.configfile import load_config_file
+    from trainer.presets import report_study
+
+    if args.preset:
+        configs: list[ExperimentConfig] = report_study(
+            study=args.study or "report", image_size=args.image_size or 224,
+            epochs_scale=args.epochs_scale,
+        )
+    elif args.file:
+        configs = load_config_file(Path(args.file))
+    else:
+        raise CliError("give a config file (python -m trainer queue FILE.yaml) or --preset report")
+    database = _open_database(settings)
+    with database.begin() as session:
+        ids = queue.enqueue_many(session, [config.to_new_run() for config in configs])
+    for run_id, config in zip(ids, configs, strict=True):
+        print(f"{run_id}\t{config.name}" if len(ids) > 1 else run_id)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from trainer.devices import DeviceError
+    from trainer.worker import ShutdownFlag, WorkerOptions, run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    shutdown = ShutdownFlag()
+    shutdown.install()
+    options = WorkerOptions(name=args.name or "", until_idle=args.until_idle, gpu=args.gpu)
+    try:
+        finished = run_worker(settings, options, shutdown)
+    except DeviceError as error:
+        raise CliError(str(error)) from None
+    print(f"worker done: {finished} run(s) finished")
+    return 0
+
+
+def _run_row(run: Any) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status.value,
+        "epochs_done": run.epochs_done,
+        "epochs": run.epochs,
+        "best_val_accuracy": run.best_val_accuracy,
+        "stop_reason": run.stop_reason.value if run.stop_reason else None,
+        "optimizer": run.optimizer,
+        "batch_size": run.batch_size,
+        "architecture": run.architecture,
+        "study": run.study,
+    }
+
+
+def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
+    database = _open_database(settings)
+    with database.read() as session:
+        runs = list_runs(session, limit=args.limit)
+    rows = [_run_row(run) for run in runs]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no runs yet; queue one with: python -m trainer queue FILE.yaml")
+        return 0
+    print(f"{'id':>5}  {'status':<10} {'epochs':>7}  {'best val acc':>12}  name")
+    for row in rows:
+        best = f"{row['best_val_accuracy']:.3f}" if row["best_val_accuracy"] is not None else "-"
+        epochs = f"{row['epochs_done']}/{row['epochs']}"
+        print(f"{row['id']:>5}  {row['status']:<10} {epochs:>7}  {best:>12}  {row['name']}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    from trainer.architectures import ARCHITECTURES, build_model
+
+    print(f"{'architecture':<14} {'parameters':>12}  description")
+    for name, spec in ARCHITECTURES.items():
+        size = max(args.image_size, spec.min_image_size)
+        params = build_model(name, size, args.classes).count_params()
+        note = "" if size == args.image_size else f" (at its minimum {size} px)"
+        print(f"{name:<14} {params:>12,}  {spec.description}{note}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
+    from data.loader import ImageError
+    from trainer.predict import ModelNotAvailable, load_run_model, predict_images
+
+    database = _open_database(settings)
+    try:
+        loaded = load_run_model(database, args.run_id)
+    except ModelNotAvailable as error:
+        raise CliError(str(error)) from None
+    failures = 0
+    for image in args.images:
+        path = Path(image)
+        try:
+            probabilities = predict_images(loaded, [path.read_bytes()])[0]
+        except (OSError, ImageError) as error:
+            print(f"{path}: error: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        ranked = sorted(zip(loaded.class_names, probabilities, strict=True), key=lambda p: -p[1])
+        print(f"{path}: " + "  ".join(f"{name} {prob:.3f}" for name, prob in ranked))
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    q = commands.add_parser("queue", help="queue runs from a YAML file (grids allowed) or a preset")
+    q.add_argument("file", nargs="?", help="YAML config file")
+    q.add_argument("--preset", choices=["report"], help="queue the report's whole study")
+    q.add_argument("--study", help="study name for --preset (default: report)")
+    q.add_argument("--image-size", type=int, help="image size for --preset (default 224)")
+    q.add_argument("--epochs-scale", type=float, default=1.0, help="scale --preset's epochs")
+    q.set_defaults(handler=cmd_queue)
+
+    w = commands.add_parser("worker", help="claim and train queued runs")
+    w.add_argument("--until-idle", action="store_true", help="exit when the queue is empty")
+    w.add_argument("--gpu", type=int, help="pin this worker to GPU number N")
+    w.add_argument("--name", help="worker name (default host:pid)")
+    w.set_defaults(handler=cmd_worker)
+
+    r = commands.add_parser("runs", help="list runs")
+    r.add_argument("--json", action="store_true", help="print JSON")
+    r.add_argument("--limit", type=int, default=None)
+    r.set_defaults(handler=cmd_runs)
+
+    m = commands.add_parser("models", help="list architectures with parameter counts")
+    m.add_argument("--image-size", type=int, default=224)
+    m.add_argument("--classes", type=int, default=4)
+    m.set_defaults(handler=cmd_models)
+
+    p = commands.add_parser("predict", help="class probabilities from a finished run's model")
+    p.add_argument("run_id", type=int)
+    p.add_argument("images", nargs="+")
+    p.set_defaults(handler=cmd_predict)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "models" and not (1 <= args.classes <= 10_000 and 16 <= args.image_size <= 1024):
+        parser.error("--classes must be 1..10000 and --image-size 16..1024")
+    if args.command == "queue" and args.epochs_scale <= 0:
+        parser.error("--epochs-scale must be > 0")
+    try:
+        return int(args.handler(args, Settings.from_env()))
+    except (CliError, ConfigError, DatabaseUrlError, DatabaseUnavailable, SchemaMismatch) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

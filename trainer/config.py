@@ -1,0 +1,214 @@
+"""The experiment config: one validated, frozen object with a JSON round-trip.
+
+The YAML file format, the Queue form and the database all use these field names. Anything a
+user can type passes through `parse_config`, whose `ConfigError` names each bad field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from db.entities import NewRun
+
+# Smallest input each architecture can take (report_cnn: three stride-3 convs and two pools).
+MIN_IMAGE_SIZE = {"report_cnn": 106, "resnet20": 16, "mobilenet_v2": 32}
+ARCHITECTURES = tuple(MIN_IMAGE_SIZE)
+OPTIMIZERS = ("sgd", "adam", "adamax", "rmsprop")
+DEFAULT_DATASET = "var/data/weather-sample"
+Monitor = Literal["val_loss", "val_accuracy", "loss", "accuracy"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _check_range(value: tuple[float, float] | None, name: str) -> tuple[float, float] | None:
+    if value is not None and value[0] > value[1]:
+        raise ValueError(f"{name} must be [low, high] with low <= high, got {list(value)}")
+    return value
+
+
+class Augmentation(_Strict):
+    """Random transforms with ImageDataGenerator's meanings; every one is off unless set."""
+
+    shear_range: float = Field(0.0, ge=0, le=90, description="shear angle in degrees")
+    zoom_range: tuple[float, float] | None = Field(
+        None, description="[low, high] zoom factors; below 1 zooms in (as ImageDataGenerator)"
+    )
+    rotation_range: float = Field(0.0, ge=0, le=180, description="degrees, uniform in ±range")
+    horizontal_flip: bool = False
+    vertical_flip: bool = False
+    brightness_range: tuple[float, float] | None = Field(
+        None, description="[low, high] brightness factors; 1 keeps the image"
+    )
+    contrast_range: tuple[float, float] | None = Field(
+        None, description="[low, high] contrast factors; 1 keeps the image"
+    )
+
+    @field_validator("zoom_range", "brightness_range", "contrast_range")
+    @classmethod
+    def _ordered_positive(
+        cls, value: tuple[float, float] | None, info: Any
+    ) -> tuple[float, float] | None:
+        if value is not None and not (0 < value[0] <= 10 and 0 < value[1] <= 10):
+            raise ValueError(f"factors must be in (0, 10], got {list(value)}")
+        return _check_range(value, info.field_name)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(
+            self.shear_range
+            or self.rotation_range
+            or self.horizontal_flip
+            or self.vertical_flip
+            or self.zoom_range not in (None, (1.0, 1.0))
+            or self.brightness_range not in (None, (1.0, 1.0))
+            or self.contrast_range not in (None, (1.0, 1.0))
+        )
+
+
+class EarlyStoppingConfig(_Strict):
+    monitor: Monitor = "val_loss"
+    patience: int = Field(4, ge=0, le=1000)
+    min_delta: float = Field(1e-4, ge=0, le=1)
+    restore_best_weights: bool = False
+
+
+class ReduceLRConfig(_Strict):
+    monitor: Monitor = "val_loss"
+    factor: float = Field(0.1, gt=0, lt=1)
+    patience: int = Field(3, ge=0, le=1000)
+    min_delta: float = Field(1e-4, ge=0, le=1)
+    min_lr: float = Field(0.0, ge=0)
+
+
+class MinAccuracyConfig(_Strict):
+    """Stop once the monitored accuracy exceeds `threshold` (the report's custom callback)."""
+
+    monitor: Literal["accuracy", "val_accuracy"] = "accuracy"
+    threshold: float = Field(0.94, gt=0, le=1)
+
+
+class ExperimentConfig(_Strict):
+    """Everything one training run needs; defaults follow the report where it chose."""
+
+    name: str = Field(..., min_length=1, max_length=200)
+    dataset: str = Field(DEFAULT_DATASET, min_length=1, max_length=1000)
+    image_size: int = Field(224, ge=16, le=1024)
+    architecture: Literal["report_cnn", "resnet20", "mobilenet_v2"] = "report_cnn"
+    optimizer: Literal["sgd", "adam", "adamax", "rmsprop"] = "adam"
+    learning_rate: float = Field(0.001, gt=0, le=10)
+    batch_size: int = Field(16, ge=1, le=4096)
+    epochs: int = Field(50, ge=1, le=10_000)
+    steps_per_epoch: int | None = Field(None, ge=1, le=1_000_000)
+    validation_steps: int | None = Field(None, ge=1, le=1_000_000)
+    validation_split: float = Field(0.2, ge=0.05, le=0.9)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    augmentation: Augmentation = Augmentation()
+    early_stopping: EarlyStoppingConfig | None = None
+    reduce_lr: ReduceLRConfig | None = None
+    min_accuracy: MinAccuracyConfig | None = None
+    tags: tuple[str, ...] = Field((), max_length=20)
+    priority: int = Field(0, ge=-1000, le=1000)
+    study: str | None = Field(None, min_length=1, max_length=200)
+    deterministic: bool = False
+    mixed_precision: bool = False
+    jit_compile: bool = False
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
+        for tag in cleaned:
+            if len(tag) > 50:
+                raise ValueError(f"tag {tag[:20]!r}... is longer than 50 characters")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _compatible(self) -> ExperimentConfig:
+        minimum = MIN_IMAGE_SIZE[self.architecture]
+        if self.image_size < minimum:
+            raise ValueError(
+                f"image_size: {self.architecture} needs at least {minimum} px, got {self.image_size}"
+            )
+        if self.mixed_precision and self.deterministic:
+            raise ValueError("mixed_precision and deterministic cannot both be on")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_new_run(self) -> NewRun:
+        """The database's view of this config: the JSON plus its filterable knobs."""
+        return NewRun(
+            name=self.name,
+            config=self.to_json(),
+            dataset=self.dataset,
+            architecture=self.architecture,
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            image_size=self.image_size,
+            augmented=self.augmentation.enabled,
+            seed=self.seed,
+            tags=self.tags,
+            priority=self.priority,
+            study=self.study,
+        )
+
+
+class ConfigError(ValueError):
+    """A config a user wrote is invalid; `problems` lists (field, message) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]], *, source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        lines = [f"{field}: {message}" if field else message for field, message in problems]
+        super().__init__(prefix + "; ".join(lines))
+
+
+def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
+    location = ".".join(str(part) for part in error["loc"] if not isinstance(part, int))
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return location, "unknown field (check the spelling; see README's config format)"
+    if kind == "missing":
+        return location, "is required"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if "input" in error and kind not in ("model_type", "dict_type", "value_error"):
+        shown = repr(error["input"])
+        message = f"{message} (got {shown[:60]})"
+    return location, message
+
+
+def parse_config(data: Any, *, source: str | None = None) -> ExperimentConfig:
+    """Validate user data into an ExperimentConfig or raise ConfigError naming each bad field."""
+    if not isinstance(data, Mapping):
+        raise ConfigError([("", f"a config must be a mapping of fields, got {type(data).__name__}")],
+                          source=source)
+    try:
+        return ExperimentConfig.model_validate(dict(data))
+    except ValidationError as error:
+        raise ConfigError([_describe(e) for e in error.errors()], source=source) from None
+
+
+def field_names() -> list[str]:
+    """Every settable field, nested ones dotted (`augmentation.zoom_range`), for grids and forms."""
+    names: list[str] = []
+    for name, info in ExperimentConfig.model_fields.items():
+        annotation = info.annotation
+        nested = [a for a in getattr(annotation, "__args__", (annotation,)) if _is_model(a)]
+        if nested:
+            names.extend(f"{name}.{sub}" for sub in nested[0].model_fields)
+        else:
+            names.append(name)
+    return names
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)

@@ -1,0 +1,102 @@
+"""Grids: any field may take a list of values; the cartesian product becomes one study.
+
+A grid is `grid: {field: [values...]}` (dotted names reach nested fields, e.g.
+`augmentation.rotation_range`) times an optional `variants: [{...}, {...}]` list of linked
+overrides (e.g. batch 16 with 70 steps vs batch 32 with 35). Every expanded config is
+validated before anything is queued; one bad combination rejects the whole grid.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from trainer.config import ConfigError, ExperimentConfig, field_names, parse_config
+
+MAX_GRID_RUNS = 500
+
+
+def set_dotted(target: dict[str, Any], key: str, value: Any) -> None:
+    """Set `a.b` inside nested dicts, creating the parent mapping when it is missing or null."""
+    head, _, rest = key.partition(".")
+    if not rest:
+        target[head] = value
+        return
+    child = target.get(head)
+    if not isinstance(child, dict):
+        child = {}
+        target[head] = child
+    set_dotted(child, rest, value)
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{k}={_label(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_label(v) for v in value) + "]"
+    return "off" if value is None else str(value)
+
+
+def _check_grid(grid: Any, variants: Any) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    known = set(field_names()) | {name.split(".")[0] for name in field_names()}
+    if not isinstance(grid, Mapping):
+        return [("grid", "must map field names to lists of values")]
+    for key, values in grid.items():
+        if key not in known or key == "name":
+            problems.append((f"grid.{key}", "unknown field (or one a grid cannot vary)"))
+        elif not isinstance(values, list) or not values:
+            problems.append((f"grid.{key}", "must be a non-empty list of values"))
+    if not isinstance(variants, list) or not all(isinstance(v, Mapping) for v in variants):
+        problems.append(("variants", "must be a list of mappings of field values"))
+    return problems
+
+
+def expand(
+    base: Mapping[str, Any],
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    variants: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    source: str | None = None,
+) -> list[ExperimentConfig]:
+    """Validate every combination of `base` x `grid` x `variants`; all or nothing.
+
+    Expanded runs are named `base name [field=value, ...]` and share the study name (the
+    base's `study`, else its `name`), so the Compare page can open them together.
+    """
+    grid = grid or {}
+    variants = list(variants) if variants else [{}]
+    problems = _check_grid(grid, variants)
+    if problems:
+        raise ConfigError(problems, source=source)
+    count = len(variants)
+    for values in grid.values():
+        count *= len(values)
+    if count > MAX_GRID_RUNS:
+        raise ConfigError([("grid", f"expands to {count} runs; the limit is {MAX_GRID_RUNS}")],
+                          source=source)
+    keys = list(grid)
+    configs: list[ExperimentConfig] = []
+    all_problems: list[tuple[str, str]] = []
+    single = count == 1
+    for combo in itertools.product(*(grid[key] for key in keys)):
+        for variant in variants:
+            data = copy.deepcopy(dict(base))
+            labels = []
+            for key, value in [*zip(keys, combo, strict=True), *variant.items()]:
+                set_dotted(data, key, copy.deepcopy(value))
+                labels.append(f"{key}={_label(value)}")
+            if not single:
+                data.setdefault("study", base.get("name"))
+                data["name"] = f"{base.get('name', 'run')} [{', '.join(labels)}]"
+            try:
+                configs.append(parse_config(data))
+            except ConfigError as error:
+                prefix = f"[{', '.join(labels)}] " if labels else ""
+                all_problems.extend((f, prefix + m) for f, m in error.problems)
+    if all_problems:
+        unique = list(dict.fromkeys(all_problems))
+        raise ConfigError(unique, source=source)
+    return configs

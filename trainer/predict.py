@@ -1,0 +1,65 @@
+"""Predict with a stored model: found by run id, checksum-verified, loaded with safe_mode."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import data.augment  # noqa: F401  registers RandomAugment, which GPU-trained models contain
+from data.loader import load_image_for_prediction
+from db.artifacts import load_artifact
+from db.models import ArtifactKind, RunStatus
+from db.runs import get_run
+from db.session import Database
+
+
+class ModelNotAvailable(LookupError):
+    """The run has no usable model; the message says why (unknown run, not finished, ...)."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    run_id: int
+    model: keras.Model
+    class_names: tuple[str, ...]
+    image_size: int
+
+
+def load_run_model(database: Database, run_id: int) -> LoadedModel:
+    """Load the model a run stored; only bytes this app wrote, verified by their sha256."""
+    with database.read() as session:
+        run = get_run(session, run_id)
+        if run is None:
+            raise ModelNotAvailable(f"there is no run {run_id}")
+        if run.status is not RunStatus.SUCCEEDED:
+            raise ModelNotAvailable(f"run {run_id} is {run.status.value}; only succeeded runs have a model")
+        artifact = load_artifact(session, run_id, ArtifactKind.MODEL)
+    if artifact is None:
+        raise ModelNotAvailable(f"run {run_id} stored no model")
+    with tempfile.TemporaryDirectory() as folder:
+        # The file name is ours, never built from user input.
+        path = Path(folder) / "model.keras"
+        path.write_bytes(artifact.data)
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    return LoadedModel(
+        run_id=run_id,
+        model=model,
+        class_names=tuple(artifact.meta["class_names"]),
+        image_size=int(artifact.meta["image_size"]),
+    )
+
+
+def predict_images(loaded: LoadedModel, images: Sequence[bytes]) -> np.ndarray:
+    """Class probabilities, one row per image, preprocessed exactly as in training.
+
+    Raises data.loader's ImageError for bytes that are not a usable image.
+    """
+    if not images:
+        return np.zeros((0, len(loaded.class_names)), dtype=np.float32)
+    batch = np.stack([load_image_for_prediction(data, loaded.image_size) for data in images])
+    return np.asarray(loaded.model.predict(batch, verbose=0), dtype=np.float32)

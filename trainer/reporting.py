@@ -1,0 +1,75 @@
+"""A worker's writes for the one run it holds, each in its own short transaction, all fenced."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from db import artifacts, metrics, queue
+from db.entities import EpochRecord
+from db.models import ArtifactKind, RunStatus, StopReason
+from db.session import Database
+
+
+class RunReporter:
+    """Binds a database, a run id and the attempt that fences every write for that run."""
+
+    def __init__(self, database: Database, run_id: int, attempt: int) -> None:
+        self.database = database
+        self.run_id = run_id
+        self.attempt = attempt
+
+    def record_epoch(self, record: EpochRecord) -> bool:
+        with self.database.begin() as session:
+            return metrics.record_epoch(session, self.run_id, self.attempt, record)
+
+    def reset_progress(self) -> bool:
+        with self.database.begin() as session:
+            return metrics.reset_progress(session, self.run_id, self.attempt)
+
+    def heartbeat(self) -> queue.Heartbeat:
+        with self.database.begin() as session:
+            return queue.heartbeat(session, self.run_id, self.attempt)
+
+    def set_info(
+        self,
+        *,
+        class_names: Sequence[str] | None = None,
+        environment: dict[str, Any] | None = None,
+        warnings: Sequence[str] | None = None,
+    ) -> bool:
+        with self.database.begin() as session:
+            return queue.set_run_info(
+                session,
+                self.run_id,
+                self.attempt,
+                class_names=class_names,
+                environment=environment,
+                warnings=warnings,
+            )
+
+    def save_artifact(self, kind: ArtifactKind, data: bytes, meta: dict[str, Any]) -> bool:
+        with self.database.begin() as session:
+            return artifacts.save_artifact(session, self.run_id, self.attempt, kind, data, meta)
+
+    def finish(
+        self,
+        status: RunStatus,
+        stop_reason: StopReason,
+        stop_detail: str | None = None,
+        error: str | None = None,
+    ) -> bool:
+        with self.database.begin() as session:
+            return queue.finish_run(
+                session,
+                self.run_id,
+                self.attempt,
+                status=status,
+                stop_reason=stop_reason,
+                stop_detail=stop_detail,
+                error=error,
+            )
+
+    def release(self) -> bool:
+        with self.database.begin() as session:
+            return queue.release_run(session, self.run_id, self.attempt)

@@ -1,0 +1,255 @@
+"""Train one claimed run: data, model, callbacks, fit, then store the model and the outcome."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from data.augment import AugmentSpec, RandomAugment
+from data.loader import DatasetIndex, make_dataset, scan_dataset, stratified_split
+from data.loader import fingerprint as dataset_fingerprint
+from db.models import ArtifactKind, RunStatus, StopReason
+from settings import resolve_dataset_path
+from trainer.architectures import build_model
+from trainer.callbacks import EpochRecorder, LeaseKeeper, MinAccuracyStop
+from trainer.config import ExperimentConfig
+from trainer.devices import Device
+from trainer.environment import describe_environment
+from trainer.reporting import RunReporter
+
+OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
+    "sgd": keras.optimizers.SGD,
+    "adam": keras.optimizers.Adam,
+    "adamax": keras.optimizers.Adamax,
+    "rmsprop": keras.optimizers.RMSprop,
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a training attempt ended, from the worker's point of view."""
+
+    status: RunStatus | None  # None: the run was lost or handed back; nothing final written
+    stop_reason: StopReason | None = None
+    detail: str | None = None
+
+
+def augment_spec(config: ExperimentConfig) -> AugmentSpec:
+    a = config.augmentation
+    return AugmentSpec(
+        rotation_range=a.rotation_range,
+        shear_range=a.shear_range,
+        zoom_range=a.zoom_range,
+        horizontal_flip=a.horizontal_flip,
+        vertical_flip=a.vertical_flip,
+        brightness_range=a.brightness_range,
+        contrast_range=a.contrast_range,
+    )
+
+
+def assemble_model(
+    core: keras.Model, image_size: int, *, augment: AugmentSpec | None, seed: int
+) -> keras.Model:
+    """Wrap an architecture with the preprocessing every stored model carries.
+
+    The stored model takes raw [0, 255] pixels, so prediction needs only decode and resize
+    (data/loader.py) and cannot drift from training. On a GPU the augmentation layer runs here,
+    inside the graph; it is the identity at inference.
+    """
+    inputs = keras.Input(shape=(image_size, image_size, 3), name="pixels")
+    x = inputs
+    if augment is not None:
+        x = RandomAugment(augment, seed=seed, name="augment")(x)
+    x = keras.layers.Rescaling(1.0 / 255, name="rescale")(x)
+    outputs = core(x)
+    return keras.Model(inputs, outputs, name=f"{core.name}_classifier")
+
+
+def model_summary(core: keras.Model) -> dict[str, Any]:
+    """Layers, output shapes and parameter counts, as the report's summary table shows them."""
+    rows = [
+        {
+            "name": layer.name,
+            "type": type(layer).__name__,
+            "output_shape": list(layer.output.shape[1:]),
+            "params": int(layer.count_params()),
+        }
+        for layer in core.layers
+    ]
+    return {"name": core.name, "total_params": int(core.count_params()), "layers": rows}
+
+
+def serialize_model(model: keras.Model) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.keras"
+        model.save(path)
+        return path.read_bytes()
+
+
+def make_callbacks(
+    config: ExperimentConfig, reporter: RunReporter, shutdown: Callable[[], bool]
+) -> dict[str, keras.callbacks.Callback]:
+    callbacks: dict[str, keras.callbacks.Callback] = {
+        "recorder": EpochRecorder(reporter.record_epoch),
+        "lease": LeaseKeeper(reporter.heartbeat, shutdown=shutdown),
+    }
+    if config.early_stopping is not None:
+        es = config.early_stopping
+        callbacks["early_stopping"] = keras.callbacks.EarlyStopping(
+            monitor=es.monitor,
+            patience=es.patience,
+            min_delta=es.min_delta,
+            restore_best_weights=es.restore_best_weights,
+        )
+    if config.reduce_lr is not None:
+        rl = config.reduce_lr
+        callbacks["reduce_lr"] = keras.callbacks.ReduceLROnPlateau(
+            monitor=rl.monitor,
+            factor=rl.factor,
+            patience=rl.patience,
+            min_delta=rl.min_delta,
+            min_lr=rl.min_lr,
+        )
+    if config.min_accuracy is not None:
+        ma = config.min_accuracy
+        callbacks["min_accuracy"] = MinAccuracyStop(ma.threshold, monitor=ma.monitor)
+    return callbacks
+
+
+def stop_reason(
+    config: ExperimentConfig, callbacks: dict[str, keras.callbacks.Callback], epochs_done: int
+) -> tuple[StopReason, str]:
+    """Name why fit() returned, in the words the Runs page shows."""
+    min_accuracy = callbacks.get("min_accuracy")
+    if isinstance(min_accuracy, MinAccuracyStop) and min_accuracy.stopped_epoch is not None:
+        return StopReason.MIN_ACCURACY, (
+            f"{min_accuracy.monitor} passed {min_accuracy.threshold:g} "
+            f"at epoch {min_accuracy.stopped_epoch}"
+        )
+    early = callbacks.get("early_stopping")
+    if isinstance(early, keras.callbacks.EarlyStopping) and early.stopped_epoch > 0:
+        best = getattr(early, "best_epoch", None)
+        restored = "restored" if early.restore_best_weights else "not restored"
+        best_text = f", best epoch {best + 1} {restored}" if best is not None else ""
+        return StopReason.EARLY_STOPPING, (
+            f"early stopping on {early.monitor} at epoch {early.stopped_epoch + 1}{best_text}"
+        )
+    return StopReason.COMPLETED, f"all {epochs_done} epochs done"
+
+
+def dataset_warnings(index: DatasetIndex) -> list[str]:
+    if not index.skipped:
+        return []
+    shown = ", ".join(Path(p).name for p in index.skipped[:5])
+    more = f" and {len(index.skipped) - 5} more" if len(index.skipped) > 5 else ""
+    return [f"skipped {len(index.skipped)} non-image file(s): {shown}{more}"]
+
+
+def train(
+    config: ExperimentConfig,
+    reporter: RunReporter,
+    device: Device,
+    *,
+    shutdown: Callable[[], bool] = lambda: False,
+    fresh_start: bool = True,
+) -> Outcome:
+    """Run one attempt of `config`, writing through `reporter`; returns how it ended.
+
+    Raises whatever training raises; the worker turns that into a failed run.
+    """
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
+
+    index = scan_dataset(resolve_dataset_path(config.dataset))
+    train_split, val_split = stratified_split(index, config.validation_split, config.seed)
+    if not fresh_start and not reporter.reset_progress():
+        return Outcome(None)
+    environment = describe_environment(device, dataset_fingerprint(index))
+    if not reporter.set_info(
+        class_names=index.class_names, environment=environment, warnings=dataset_warnings(index)
+    ):
+        return Outcome(None)
+
+    spec = augment_spec(config)
+    on_gpu_augment = device.is_gpu and not spec.is_identity
+    train_data = make_dataset(
+        train_split,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        training=True,
+        seed=config.seed,
+        augment=None if on_gpu_augment or spec.is_identity else spec,
+        steps=config.steps_per_epoch,
+    )
+    val_data = make_dataset(
+        val_split,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        training=False,
+        seed=config.seed,
+        steps=config.validation_steps,
+    )
+    core = build_model(config.architecture, config.image_size, len(index.class_names))
+    model = assemble_model(
+        core, config.image_size, augment=spec if on_gpu_augment else None, seed=config.seed
+    )
+    model.compile(
+        optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=config.jit_compile,
+    )
+    callbacks = make_callbacks(config, reporter, shutdown)
+    history = model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        validation_steps=config.validation_steps,
+        callbacks=list(callbacks.values()),
+        verbose=0,
+    )
+    return _conclude(config, reporter, model, core, callbacks, len(history.epoch), index)
+
+
+def _conclude(
+    config: ExperimentConfig,
+    reporter: RunReporter,
+    model: keras.Model,
+    core: keras.Model,
+    callbacks: dict[str, keras.callbacks.Callback],
+    epochs_done: int,
+    index: DatasetIndex,
+) -> Outcome:
+    recorder, lease = callbacks["recorder"], callbacks["lease"]
+    assert isinstance(recorder, EpochRecorder) and isinstance(lease, LeaseKeeper)
+    if recorder.lost or lease.lost:
+        return Outcome(None)
+    if lease.shutting_down:
+        reporter.release()
+        return Outcome(None)
+    if lease.cancelled:
+        detail = f"cancelled during epoch {epochs_done}"
+        reporter.finish(RunStatus.CANCELLED, StopReason.CANCELLED, detail)
+        return Outcome(RunStatus.CANCELLED, StopReason.CANCELLED, detail)
+    reason, detail = stop_reason(config, callbacks, epochs_done)
+    meta = {
+        "class_names": list(index.class_names),
+        "image_size": config.image_size,
+        "architecture": config.architecture,
+        "summary": model_summary(core),
+        "format": "keras",
+    }
+    if not reporter.save_artifact(ArtifactKind.MODEL, serialize_model(model), meta):
+        return Outcome(None)
+    if not reporter.finish(RunStatus.SUCCEEDED, reason, detail):
+        return Outcome(None)
+    return Outcome(RunStatus.SUCCEEDED, reason, detail)
