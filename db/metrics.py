@@ -27,9 +27,9 @@ def record_epoch(session: Session, run_id: int, attempt: int, record: EpochRecor
     write lock (SQLite), so a takeover cannot slip in between it and the insert.
     """
     val_accuracy = finite_or_none(record.val_accuracy)
-    improves = (Run.best_val_accuracy.is_(None)) | (Run.best_val_accuracy < val_accuracy)
     values: dict = {"epochs_done": record.epoch, "last_val_accuracy": val_accuracy}
     if val_accuracy is not None:
+        improves = Run.best_val_accuracy.is_(None) | (Run.best_val_accuracy < val_accuracy)
         values["best_val_accuracy"] = case((improves, val_accuracy), else_=Run.best_val_accuracy)
         values["best_epoch"] = case((improves, record.epoch), else_=Run.best_epoch)
     held = session.execute(

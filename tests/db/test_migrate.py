@@ -1,0 +1,48 @@
+"""Migrations run once, and a stale schema is refused with the command to fix it."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from db.migrate import SchemaMismatch, check_schema, current_heads, expected_heads, upgrade
+from db.session import Database
+from tests.databases import sqlite_url
+
+
+def test_fresh_database_is_refused_with_the_upgrade_command(tmp_path: Path) -> None:
+    """An empty database fails the schema check naming `python -m db upgrade`."""
+    database = Database(sqlite_url(tmp_path))
+    with pytest.raises(SchemaMismatch, match="python -m db upgrade"):
+        check_schema(database.engine)
+
+
+def test_upgrade_creates_tables_and_is_idempotent(tmp_path: Path) -> None:
+    """Upgrading twice leaves the schema at head with the three tables."""
+    database = Database(sqlite_url(tmp_path))
+    upgrade(database.engine)
+    before, after = upgrade(database.engine)
+    assert before == after == expected_heads()
+    tables = set(inspect(database.engine).get_table_names())
+    assert {"runs", "epoch_metrics", "artifacts"} <= tables
+    check_schema(database.engine)
+
+
+def _upgrade(url: str) -> None:
+    upgrade(Database(url).engine)
+
+
+def test_concurrent_upgrades_create_the_schema_once(tmp_path: Path) -> None:
+    """Four processes migrating a fresh database at once all succeed on one schema."""
+    url = sqlite_url(tmp_path)
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_upgrade, args=(url,)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    assert current_heads(Database(url).engine) == expected_heads()
