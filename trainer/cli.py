@@ -55,6 +55,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from trainer.worker import ShutdownFlag, WorkerOptions, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     shutdown = ShutdownFlag()
     shutdown.install()
     options = WorkerOptions(name=args.name or "", until_idle=args.until_idle, gpu=args.gpu)
@@ -114,7 +115,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
-    from data.loader import ImageError
+    from data.images import ImageError
     from trainer.predict import ModelNotAvailable, load_run_model, predict_images
 
     database = _open_database(settings)

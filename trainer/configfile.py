@@ -21,6 +21,9 @@ def parse_yaml(text: str, *, source: str = "config") -> list[ExperimentConfig]:
         mark = error.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
         problem = error.problem or "invalid YAML"
+        context = error.context_mark
+        if context is not None and mark is not None and context.line != mark.line:
+            problem += f" ({error.context or 'opened'} at line {context.line + 1})"
         raise ConfigError([("", f"YAML syntax error at {where}: {problem}")], source=source) from None
     except yaml.YAMLError as error:
         raise ConfigError([("", f"YAML error: {error}")], source=source) from None

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 import data.augment  # noqa: F401  registers RandomAugment, which GPU-trained models contain
-from data.loader import load_image_for_prediction
+from data.images import load_image_for_prediction
 from db.artifacts import load_artifact
 from db.models import ArtifactKind, RunStatus
 from db.runs import get_run

@@ -215,6 +215,7 @@ def train(
         steps_per_epoch=config.steps_per_epoch,
         validation_steps=config.validation_steps,
         callbacks=list(callbacks.values()),
+        shuffle=False,  # the tf.data pipeline shuffles; Keras cannot shuffle a dataset
         verbose=0,
     )
     return _conclude(config, reporter, model, core, callbacks, len(history.epoch), index)

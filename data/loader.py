@@ -1,0 +1,300 @@
+"""A dataset folder to tf.data: scan it, split it by class, fingerprint it, feed Keras.
+
+Two layouts are understood, the two the Multi-class Weather Dataset ships in: one folder per
+class (``cloudy/cloudy1.jpg``) or one flat folder where the file name starts with the class
+(``cloudy1.jpg``, ``sunrise12.jpg``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from data.augment import AugmentSpec, augment_dataset
+from data.images import IMAGE_EXTENSIONS, decode_image, load_image_for_prediction
+
+__all__ = [
+    "DatasetError",
+    "DatasetIndex",
+    "Split",
+    "batches_per_epoch",
+    "decode_image",
+    "fingerprint",
+    "load_image_for_prediction",
+    "make_dataset",
+    "scan_dataset",
+    "stratified_split",
+]
+
+# "cloudy12.jpg" -> "cloudy", "Rain_7.png" -> "Rain": leading letters, then digits.
+_FLAT_NAME = re.compile(r"^([A-Za-z]+)[ _.(-]*\d")
+_CHUNK = 1 << 20
+
+
+class DatasetError(ValueError):
+    """A dataset folder the trainer cannot use; message names the path and the problem."""
+
+
+@dataclass(frozen=True)
+class DatasetIndex:
+    """Every usable image of a dataset folder with its class, in a fixed order."""
+
+    root: str
+    layout: str  # "folders" (one folder per class) or "flat" (cloudy12.jpg)
+    class_names: tuple[str, ...]  # sorted
+    files: tuple[str, ...]  # absolute paths, sorted
+    labels: tuple[int, ...]  # index into class_names
+    skipped: tuple[str, ...]  # files that were ignored: not images, or no class in the name
+
+
+@dataclass(frozen=True)
+class Split:
+    """One side of a train/validation split."""
+
+    files: tuple[str, ...]
+    labels: tuple[int, ...]
+
+
+def scan_dataset(path: str | Path) -> DatasetIndex:
+    """List a dataset folder's images and classes, refusing folders that cannot be trained on.
+
+    Raises:
+        DatasetError: the path is missing or not a folder, holds no images, has fewer than two
+            classes, an empty class folder, or a class with fewer than two images.
+    """
+    root = Path(path).expanduser().resolve()
+    if not root.exists():
+        raise DatasetError(f"{root}: no such folder; check the dataset path")
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a folder; point to the folder that holds the images")
+    entries = _visible(root)
+    folders = [entry for entry in entries if entry.is_dir()]
+    loose_images = [entry for entry in entries if entry.is_file() and _is_image(entry)]
+    if any(_images_in(folder) for folder in folders):
+        if loose_images:
+            raise DatasetError(
+                f"{root}: has both class folders and loose images; move the images "
+                "into class folders, or the folders out"
+            )
+        pairs, skipped = _scan_folders(root, folders)
+        layout = "folders"
+    else:
+        pairs, skipped = _scan_flat(root, entries)
+        layout = "flat"
+    return _index(root, layout, pairs, skipped)
+
+
+def stratified_split(
+    index: DatasetIndex, validation_split: float, seed: int
+) -> tuple[Split, Split]:
+    """Split into (train, validation) with every class on both sides, the same for a seed.
+
+    Each class gives about ``validation_split`` of its images (at least one, never all) to
+    validation; the per-class rounding is balanced so the overall fraction stays close.
+
+    Raises:
+        ValueError: if ``validation_split`` is not strictly between 0 and 1.
+    """
+    if not 0.0 < validation_split < 1.0:
+        raise ValueError(f"validation_split must be between 0 and 1, got {validation_split}")
+    labels = np.asarray(index.labels)
+    members = [np.flatnonzero(labels == c) for c in range(len(index.class_names))]
+    quotas = _validation_quotas([len(m) for m in members], validation_split)
+    rng = np.random.default_rng(seed)
+    chosen = [rng.permutation(m)[:quota] for m, quota in zip(members, quotas, strict=True)]
+    in_validation = np.zeros(len(labels), dtype=bool)
+    in_validation[np.concatenate(chosen)] = True
+    # Positions in the index's own sorted order, so the result never depends on set order.
+    return _subset(index, ~in_validation), _subset(index, in_validation)
+
+
+def fingerprint(index: DatasetIndex) -> str:
+    """Hash the dataset's relative paths and file contents (sha256 hex), reading in chunks.
+
+    Two runs with the same fingerprint trained on the same bytes under the same names,
+    wherever the folder lives.
+    """
+    digest = hashlib.sha256()
+    root = Path(index.root)
+    for name in index.files:
+        relative = Path(name).relative_to(root).as_posix().encode()
+        path = Path(name)
+        # Length prefixes keep (name, content) boundaries unambiguous.
+        digest.update(len(relative).to_bytes(8, "big") + relative)
+        digest.update(path.stat().st_size.to_bytes(8, "big"))
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def make_dataset(
+    split: Split,
+    *,
+    image_size: int,
+    batch_size: int,
+    training: bool,
+    seed: int,
+    augment: AugmentSpec | None = None,
+    steps: int | None = None,
+) -> tf.data.Dataset:
+    """Build the input pipeline of (float32 pixels in [0, 255], int32 labels) batches.
+
+    In the tf.data guide's order: decode and resize per file, cache the uint8 images in
+    memory, shuffle (training only), batch, then cast and augment (training only) whole
+    batches in parallel, and prefetch. Rescaling to [0, 1] is the model's first layer
+    (trainer/train.py), so prediction needs no preprocessing of its own. With ``steps`` the
+    data repeats, so Keras ``fit(steps_per_epoch=steps)`` may ask for more batches than one
+    pass holds.
+
+    Args:
+        split: the files and labels to serve.
+        image_size: side of the square images the model takes.
+        batch_size: images per batch.
+        training: shuffle each pass and apply ``augment``; validation does neither.
+        seed: shuffle seed.
+        augment: the augmentation knobs (data/augment.py), applied per batch, reproducibly for
+            ``seed`` even with a parallel map.
+        steps: batches Keras will draw per epoch; any value makes the dataset repeat.
+    """
+    if not split.files:
+        raise ValueError("cannot build a dataset from an empty split")
+    if batch_size < 1 or image_size < 1 or (steps is not None and steps < 1):
+        raise ValueError(
+            f"batch_size, image_size and steps must be positive, got {batch_size}, "
+            f"{image_size}, {steps}"
+        )
+    files = tf.constant(split.files, dtype=tf.string)
+    labels = tf.constant(split.labels, dtype=tf.int32)
+    dataset = tf.data.Dataset.from_tensor_slices((files, labels))
+    dataset = dataset.map(
+        lambda path, label: (decode_image(path, image_size), label),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).cache()
+    if training:
+        dataset = dataset.shuffle(len(split.files), seed=seed, reshuffle_each_iteration=True)
+    if steps is not None:
+        dataset = dataset.repeat()
+    dataset = dataset.batch(batch_size)
+    if training and augment is not None and not augment.is_identity:
+        dataset = augment_dataset(dataset, augment, seed)  # casts to float32 itself
+    else:
+        dataset = dataset.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    """Batches in one pass over ``n`` images, the last one partial: Keras's default steps."""
+    if n < 0 or batch_size < 1:
+        raise ValueError(f"need n >= 0 and batch_size >= 1, got {n}, {batch_size}")
+    return math.ceil(n / batch_size)
+
+
+def _to_float(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    return tf.cast(images, tf.float32), labels
+
+
+def _visible(folder: Path) -> list[Path]:
+    """Entries of ``folder`` without hidden ones (.DS_Store, .git, our own manifests)."""
+    return sorted(entry for entry in folder.iterdir() if not entry.name.startswith("."))
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return [entry for entry in _visible(folder) if entry.is_file() and _is_image(entry)]
+
+
+def _scan_folders(root: Path, folders: list[Path]) -> tuple[list[tuple[str, Path]], list[Path]]:
+    pairs: list[tuple[str, Path]] = []
+    skipped = [entry for entry in _visible(root) if entry.is_file()]
+    for folder in folders:
+        images = _images_in(folder)
+        if not images:
+            raise DatasetError(
+                f"{root}: class folder '{folder.name}' has no images; add images to it or remove it"
+            )
+        pairs.extend((folder.name, image) for image in images)
+        skipped.extend(e for e in _visible(folder) if e.is_file() and not _is_image(e))
+    return pairs, skipped
+
+
+def _scan_flat(root: Path, entries: list[Path]) -> tuple[list[tuple[str, Path]], list[Path]]:
+    pairs: list[tuple[str, Path]] = []
+    skipped: list[Path] = []
+    for entry in entries:
+        if not entry.is_file():
+            continue
+        match = _FLAT_NAME.match(entry.name)
+        if _is_image(entry) and match:
+            pairs.append((match.group(1).lower(), entry))
+        else:
+            skipped.append(entry)
+    if not pairs and any(_is_image(entry) for entry in skipped):
+        raise DatasetError(
+            f"{root}: no image name starts with a class (like cloudy12.jpg); rename the files "
+            "or sort them into one folder per class"
+        )
+    if not pairs:
+        raise DatasetError(
+            f"{root}: no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) found at the top "
+            "or one level down; use one folder per class, or a flat folder of files named "
+            "like cloudy12.jpg"
+        )
+    return pairs, skipped
+
+
+def _index(
+    root: Path, layout: str, pairs: list[tuple[str, Path]], skipped: list[Path]
+) -> DatasetIndex:
+    counts = Counter(name for name, _ in pairs)
+    class_names = tuple(sorted(counts))
+    if len(class_names) < 2:
+        raise DatasetError(
+            f"{root}: found only the class '{class_names[0]}'; a classifier needs at least "
+            "2 classes"
+        )
+    too_small = sorted(name for name, count in counts.items() if count < 2)
+    if too_small:
+        raise DatasetError(
+            f"{root}: class(es) {', '.join(too_small)} have fewer than 2 images; each class "
+            "needs at least 2 so it can appear in both training and validation"
+        )
+    ordered = sorted((str(path), class_names.index(name)) for name, path in pairs)
+    return DatasetIndex(
+        root=str(root),
+        layout=layout,
+        class_names=class_names,
+        files=tuple(path for path, _ in ordered),
+        labels=tuple(label for _, label in ordered),
+        skipped=tuple(sorted(str(path) for path in skipped)),
+    )
+
+
+def _validation_quotas(sizes: list[int], fraction: float) -> list[int]:
+    """Validation images per class: largest-remainder rounding, then 1..n-1 per class."""
+    ideal = [fraction * n for n in sizes]
+    quotas = [math.floor(x) for x in ideal]
+    missing = round(fraction * sum(sizes)) - sum(quotas)
+    # Give the leftover images to the classes that lost the most in rounding down.
+    by_remainder = sorted(range(len(sizes)), key=lambda c: (quotas[c] - ideal[c], c))
+    for c in by_remainder[: max(0, missing)]:
+        quotas[c] += 1
+    return [min(max(q, 1), n - 1) for q, n in zip(quotas, sizes, strict=True)]
+
+
+def _subset(index: DatasetIndex, mask: np.ndarray) -> Split:
+    positions = np.flatnonzero(mask)
+    return Split(
+        files=tuple(index.files[i] for i in positions),
+        labels=tuple(index.labels[i] for i in positions),
+    )
