@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
-
-import tensorflow as tf
+from typing import Any
 
 
 class DeviceError(RuntimeError):
@@ -25,7 +24,10 @@ class Device:
         return f"{self.kind}: {self.name}"
 
 
-def visible_gpus() -> list[tf.config.PhysicalDevice]:
+def visible_gpus() -> list[Any]:
+    # TensorFlow is imported here, not at module level: the CLI imports DeviceError cheaply.
+    import tensorflow as tf
+
     return list(tf.config.list_physical_devices("GPU"))
 
 
@@ -35,6 +37,8 @@ def setup_device(gpu_index: int | None = None) -> Device:
     Memory growth is switched on so several workers can share one card (TensorFlow otherwise
     grabs nearly all of its memory at start). `gpu_index` pins the worker to one GPU.
     """
+    import tensorflow as tf
+
     gpus = visible_gpus()
     if gpu_index is not None:
         if not 0 <= gpu_index < len(gpus):

@@ -1,0 +1,120 @@
+"""The worker in-process on a SQLite file: stop reasons, failures, cancel, stored models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from db import queue
+from db.metrics import load_curves
+from db.models import RunStatus, StopReason
+from db.runs import get_run
+from db.session import Database
+from settings import Settings
+from trainer.config import parse_config
+from trainer.predict import ModelNotAvailable, load_run_model, predict_images
+from trainer.worker import WorkerOptions, run_worker
+
+pytestmark = pytest.mark.slow
+
+
+def _settings(url: str, dataset: Path) -> Settings:
+    return Settings(database_url=url, dataset_dir=dataset, var_dir=dataset.parent)
+
+
+def _queue(url: str, **fields: Any) -> int:
+    config = parse_config({"name": "t", "image_size": 106, "batch_size": 8, "epochs": 2, **fields})
+    database = Database(url)
+    with database.begin() as session:
+        run_id = queue.enqueue(session, config.to_new_run())
+    database.dispose()
+    return run_id
+
+
+def _run(url: str, run_id: int) -> Any:
+    database = Database(url)
+    with database.read() as session:
+        run = get_run(session, run_id)
+        curves = load_curves(session, [run_id])
+    database.dispose()
+    return run, curves
+
+
+def _work(url: str, dataset: Path) -> int:
+    return run_worker(_settings(url, dataset), WorkerOptions(until_idle=True, name="test"))
+
+
+def test_run_trains_records_epochs_and_stores_a_model(
+    sqlite_database_url: str, tiny_sample: Path
+) -> None:
+    """A run completes its epochs, writes one row each with the LR, and stores a usable model."""
+    run_id = _queue(sqlite_database_url, dataset=str(tiny_sample),
+                    augmentation={"horizontal_flip": True, "rotation_range": 5})
+    assert _work(sqlite_database_url, tiny_sample) == 1
+    run, curves = _run(sqlite_database_url, run_id)
+    assert run.status is RunStatus.SUCCEEDED and run.stop_reason is StopReason.COMPLETED
+    assert [c.epoch for c in curves] == [1, 2]
+    assert all(c.learning_rate == pytest.approx(0.001) and c.loss is not None for c in curves)
+    assert run.class_names == ("cloudy", "rain", "shine", "sunrise")
+    assert run.environment["dataset_fingerprint"] and run.environment["tensorflow"]
+    loaded = load_run_model(Database(sqlite_database_url), run_id)
+    image = (tiny_sample / "rain").iterdir().__next__().read_bytes()
+    probabilities = predict_images(loaded, [image, image])
+    assert probabilities.shape == (2, 4)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_min_accuracy_stop_is_recorded(sqlite_database_url: str, tiny_sample: Path) -> None:
+    """A threshold passed at epoch 1 stops the run there with that reason."""
+    run_id = _queue(sqlite_database_url, dataset=str(tiny_sample), epochs=5,
+                    min_accuracy={"threshold": 0.0001})
+    _work(sqlite_database_url, tiny_sample)
+    run, curves = _run(sqlite_database_url, run_id)
+    assert run.stop_reason is StopReason.MIN_ACCURACY and len(curves) == 1
+    assert "epoch 1" in run.stop_detail
+
+
+def test_early_stopping_is_recorded(sqlite_database_url: str, tiny_sample: Path) -> None:
+    """An impossible min_delta stops after patience epochs, saying which epoch was best."""
+    run_id = _queue(sqlite_database_url, dataset=str(tiny_sample), epochs=6,
+                    early_stopping={"monitor": "loss", "patience": 1, "min_delta": 0.99,
+                                    "restore_best_weights": True})
+    _work(sqlite_database_url, tiny_sample)
+    run, curves = _run(sqlite_database_url, run_id)
+    assert run.stop_reason is StopReason.EARLY_STOPPING
+    assert len(curves) == 2 and "epoch 2" in run.stop_detail and "restored" in run.stop_detail
+
+
+def test_a_failing_run_is_marked_failed_and_the_worker_goes_on(
+    sqlite_database_url: str, tiny_sample: Path, tmp_path: Path
+) -> None:
+    """A run on a missing dataset fails with its traceback; the next run still trains."""
+    bad = _queue(sqlite_database_url, dataset=str(tmp_path / "missing"))
+    good = _queue(sqlite_database_url, dataset=str(tiny_sample), epochs=1)
+    assert _work(sqlite_database_url, tiny_sample) == 2
+    failed, _ = _run(sqlite_database_url, bad)
+    assert failed.status is RunStatus.FAILED and failed.stop_reason is StopReason.FAILED
+    assert "Traceback" in failed.error and "missing" in failed.error
+    assert _run(sqlite_database_url, good)[0].status is RunStatus.SUCCEEDED
+
+
+def test_a_failed_run_has_no_model(sqlite_database_url: str, tiny_sample: Path, tmp_path: Path) -> None:
+    """Predicting with a failed run says why instead of loading anything."""
+    bad = _queue(sqlite_database_url, dataset=str(tmp_path / "missing"))
+    _work(sqlite_database_url, tiny_sample)
+    with pytest.raises(ModelNotAvailable, match="failed"):
+        load_run_model(Database(sqlite_database_url), bad)
+
+
+def test_queued_cancelled_run_is_never_trained(sqlite_database_url: str, tiny_sample: Path) -> None:
+    """A run cancelled while queued is skipped by the worker."""
+    run_id = _queue(sqlite_database_url, dataset=str(tiny_sample))
+    database = Database(sqlite_database_url)
+    with database.begin() as session:
+        queue.cancel_run(session, run_id)
+    assert _work(sqlite_database_url, tiny_sample) == 0
+    run, curves = _run(sqlite_database_url, run_id)
+    assert run.status is RunStatus.CANCELLED and curves == []
