@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, select
 from sqlalchemy.orm import Session
 
 from db.entities import EpochRecord
-from db.models import EpochMetric, Run, RunStatus
+from db.models import EpochMetric, Run
+from db.queue import update_held_run
 
 
 def finite_or_none(value: float | None) -> float | None:
@@ -27,18 +29,12 @@ def record_epoch(session: Session, run_id: int, attempt: int, record: EpochRecor
     write lock (SQLite), so a takeover cannot slip in between it and the insert.
     """
     val_accuracy = finite_or_none(record.val_accuracy)
-    values: dict = {"epochs_done": record.epoch, "last_val_accuracy": val_accuracy}
+    values: dict[str, Any] = {"epochs_done": record.epoch, "last_val_accuracy": val_accuracy}
     if val_accuracy is not None:
         improves = Run.best_val_accuracy.is_(None) | (Run.best_val_accuracy < val_accuracy)
         values["best_val_accuracy"] = case((improves, val_accuracy), else_=Run.best_val_accuracy)
         values["best_epoch"] = case((improves, record.epoch), else_=Run.best_epoch)
-    held = session.execute(
-        update(Run)
-        .where(Run.id == run_id, Run.attempt == attempt, Run.status == RunStatus.RUNNING)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if held != 1:
+    if not update_held_run(session, run_id, attempt, values):
         return False
     session.add(
         EpochMetric(
@@ -71,13 +67,13 @@ def load_curves(session: Session, run_ids: Sequence[int]) -> list[EpochRecord]:
 
 def reset_progress(session: Session, run_id: int, attempt: int) -> bool:
     """Forget a previous attempt's epochs before training again from epoch 1 (fenced)."""
-    held = session.execute(
-        update(Run)
-        .where(Run.id == run_id, Run.attempt == attempt, Run.status == RunStatus.RUNNING)
-        .values(epochs_done=0, best_val_accuracy=None, best_epoch=None, last_val_accuracy=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if held != 1:
+    summary = {
+        "epochs_done": 0,
+        "best_val_accuracy": None,
+        "best_epoch": None,
+        "last_val_accuracy": None,
+    }
+    if not update_held_run(session, run_id, attempt, summary):
         return False
     session.execute(delete(EpochMetric).where(EpochMetric.run_id == run_id))
     return True

@@ -45,7 +45,9 @@ def upgrade(engine: Engine) -> tuple[set[str], set[str]]:
     config = alembic_config()
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+            )
         before = set(MigrationContext.configure(connection).get_current_heads())
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import CursorResult, and_, select, update
 from sqlalchemy.orm import Session
 
 from db.clock import db_now, now_expr
@@ -88,7 +89,7 @@ def claim_next(session: Session, worker: str) -> ClaimedRun | None:
     return ClaimedRun(id=row.id, attempt=row.attempt, name=row.name, config=dict(row.config))
 
 
-def _held(run_id: int, attempt: int) -> tuple:
+def _held(run_id: int, attempt: int) -> tuple[Any, ...]:
     """The fence: the row is still running under this worker's attempt."""
     return (Run.id == run_id, Run.attempt == attempt, Run.status == RunStatus.RUNNING)
 
@@ -136,7 +137,7 @@ def set_run_info(
         values["warnings"] = list(warnings)
     if not values:
         return True
-    return _fenced_update(session, run_id, attempt, values)
+    return update_held_run(session, run_id, attempt, values)
 
 
 def finish_run(
@@ -160,23 +161,25 @@ def finish_run(
         "error": error,
         "finished_at": now_expr(dialect),
     }
-    return _fenced_update(session, run_id, attempt, values)
+    return update_held_run(session, run_id, attempt, values)
 
 
 def release_run(session: Session, run_id: int, attempt: int) -> bool:
     """Hand a running run back to the queue (worker shutting down); it resumes elsewhere."""
     values = {"status": RunStatus.QUEUED, "worker": None, "heartbeat_at": None}
-    return _fenced_update(session, run_id, attempt, values)
+    return update_held_run(session, run_id, attempt, values)
 
 
-def _fenced_update(session: Session, run_id: int, attempt: int, values: dict) -> bool:
+def update_held_run(session: Session, run_id: int, attempt: int, values: dict[str, Any]) -> bool:
+    """Apply `values` to the run only while `attempt` still holds it; True if it did."""
     statement = (
         update(Run)
         .where(*_held(run_id, attempt))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(statement).rowcount == 1
+    result = cast("CursorResult[Any]", session.execute(statement))
+    return result.rowcount == 1
 
 
 def cancel_run(session: Session, run_id: int) -> RunStatus | None:

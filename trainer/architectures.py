@@ -113,13 +113,16 @@ ARCHITECTURES: dict[str, Architecture] = {
         "the report's 3-conv CNN (162,276 parameters at 224 px, 4 classes)",
     ),
     "resnet20": Architecture(
-        "resnet20", build_resnet20, MIN_IMAGE_SIZE["resnet20"], "ResNet v1 depth 20 (Keras CIFAR-10 example)"
+        "resnet20",
+        build_resnet20,
+        MIN_IMAGE_SIZE["resnet20"],
+        "ResNet v1 depth 20 (Keras CIFAR-10 example)",
     ),
     "mobilenet_v2": Architecture(
         "mobilenet_v2",
         build_mobilenet_v2,
         MIN_IMAGE_SIZE["mobilenet_v2"],
-        "keras.applications MobileNetV2, random weights"
+        "keras.applications MobileNetV2, random weights",
     ),
 }
 

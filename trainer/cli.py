@@ -35,7 +35,8 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.preset:
         configs: list[ExperimentConfig] = report_study(
-            study=args.study or "report", image_size=args.image_size or 224,
+            study=args.study or "report",
+            image_size=args.image_size or 224,
             epochs_scale=args.epochs_scale,
         )
     elif args.file:
@@ -175,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "models" and not (1 <= args.classes <= 10_000 and 16 <= args.image_size <= 1024):
+    if args.command == "models" and not (
+        1 <= args.classes <= 10_000 and 16 <= args.image_size <= 1024
+    ):
         parser.error("--classes must be 1..10000 and --image-size 16..1024")
     if args.command == "queue" and args.epochs_scale <= 0:
         parser.error("--epochs-scale must be > 0")

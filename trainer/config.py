@@ -132,7 +132,8 @@ class ExperimentConfig(_Strict):
         minimum = MIN_IMAGE_SIZE[self.architecture]
         if self.image_size < minimum:
             raise ValueError(
-                f"image_size: {self.architecture} needs at least {minimum} px, got {self.image_size}"
+                f"image_size: {self.architecture} needs at least {minimum} px, "
+                f"got {self.image_size}"
             )
         if self.mixed_precision and self.deterministic:
             raise ValueError("mixed_precision and deterministic cannot both be on")
@@ -189,8 +190,10 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
 def parse_config(data: Any, *, source: str | None = None) -> ExperimentConfig:
     """Validate user data into an ExperimentConfig or raise ConfigError naming each bad field."""
     if not isinstance(data, Mapping):
-        raise ConfigError([("", f"a config must be a mapping of fields, got {type(data).__name__}")],
-                          source=source)
+        raise ConfigError(
+            [("", f"a config must be a mapping of fields, got {type(data).__name__}")],
+            source=source,
+        )
     try:
         return ExperimentConfig.model_validate(dict(data))
     except ValidationError as error:
@@ -203,7 +206,7 @@ def field_names() -> list[str]:
     for name, info in ExperimentConfig.model_fields.items():
         annotation = info.annotation
         nested = [a for a in getattr(annotation, "__args__", (annotation,)) if _is_model(a)]
-        if nested:
+        if nested and nested[0] is not None:
             names.extend(f"{name}.{sub}" for sub in nested[0].model_fields)
         else:
             names.append(name)

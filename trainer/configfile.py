@@ -24,7 +24,9 @@ def parse_yaml(text: str, *, source: str = "config") -> list[ExperimentConfig]:
         context = error.context_mark
         if context is not None and mark is not None and context.line != mark.line:
             problem += f" ({error.context or 'opened'} at line {context.line + 1})"
-        raise ConfigError([("", f"YAML syntax error at {where}: {problem}")], source=source) from None
+        raise ConfigError(
+            [("", f"YAML syntax error at {where}: {problem}")], source=source
+        ) from None
     except yaml.YAMLError as error:
         raise ConfigError([("", f"YAML error: {error}")], source=source) from None
     items = document if isinstance(document, list) else [document]
@@ -39,8 +41,9 @@ def parse_yaml(text: str, *, source: str = "config") -> list[ExperimentConfig]:
 
 def _expand_item(item: Any, source: str) -> list[ExperimentConfig]:
     if not isinstance(item, dict):
-        raise ConfigError([("", f"expected a mapping of fields, got {type(item).__name__}")],
-                          source=source)
+        raise ConfigError(
+            [("", f"expected a mapping of fields, got {type(item).__name__}")], source=source
+        )
     base = dict(item)
     grid = base.pop("grid", None)
     variants = base.pop("variants", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from dataclasses import dataclass
 from typing import Any
@@ -47,10 +48,9 @@ def setup_device(gpu_index: int | None = None) -> Device:
         gpus = [gpus[gpu_index]]
         tf.config.set_visible_devices(gpus, "GPU")
     for gpu in gpus:
-        try:
+        # RuntimeError: already initialised by an earlier call here; growth was set then.
+        with contextlib.suppress(RuntimeError):
             tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:
-            pass  # already initialised by an earlier call in this process; growth was set then
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
         return Device("GPU", str(details.get("device_name") or gpus[0].name))

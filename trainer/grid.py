@@ -75,8 +75,9 @@ def expand(
     for values in grid.values():
         count *= len(values)
     if count > MAX_GRID_RUNS:
-        raise ConfigError([("grid", f"expands to {count} runs; the limit is {MAX_GRID_RUNS}")],
-                          source=source)
+        raise ConfigError(
+            [("grid", f"expands to {count} runs; the limit is {MAX_GRID_RUNS}")], source=source
+        )
     keys = list(grid)
     configs: list[ExperimentConfig] = []
     all_problems: list[tuple[str, str]] = []

@@ -37,7 +37,9 @@ def load_run_model(database: Database, run_id: int) -> LoadedModel:
         if run is None:
             raise ModelNotAvailable(f"there is no run {run_id}")
         if run.status is not RunStatus.SUCCEEDED:
-            raise ModelNotAvailable(f"run {run_id} is {run.status.value}; only succeeded runs have a model")
+            raise ModelNotAvailable(
+                f"run {run_id} is {run.status.value}; only succeeded runs have a model"
+            )
         artifact = load_artifact(session, run_id, ArtifactKind.MODEL)
     if artifact is None:
         raise ModelNotAvailable(f"run {run_id} stored no model")

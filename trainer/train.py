@@ -166,7 +166,9 @@ def train(
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    keras.mixed_precision.set_global_policy("mixed_float16" if config.mixed_precision else "float32")
+    keras.mixed_precision.set_global_policy(
+        "mixed_float16" if config.mixed_precision else "float32"
+    )
 
     index = scan_dataset(resolve_dataset_path(config.dataset))
     train_split, val_split = stratified_split(index, config.validation_split, config.seed)

@@ -23,8 +23,11 @@ def claim_until_empty(url: str, worker: str, results: Queue) -> None:
             claimed_ids.append(claimed.id)
             with database.begin() as session:
                 queue.finish_run(
-                    session, claimed.id, claimed.attempt,
-                    status=RunStatus.SUCCEEDED, stop_reason=StopReason.COMPLETED,
+                    session,
+                    claimed.id,
+                    claimed.attempt,
+                    status=RunStatus.SUCCEEDED,
+                    stop_reason=StopReason.COMPLETED,
                 )
         except Exception as error:  # reported to the parent, which fails the test
             errors.append(f"{type(error).__name__}: {error}")

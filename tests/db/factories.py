@@ -5,7 +5,9 @@ from __future__ import annotations
 from db.entities import NewRun
 
 
-def new_run(name: str = "run", *, priority: int = 0, study: str | None = None, **overrides) -> NewRun:
+def new_run(
+    name: str = "run", *, priority: int = 0, study: str | None = None, **overrides
+) -> NewRun:
     values = {
         "name": name,
         "config": {"name": name},

@@ -31,7 +31,9 @@ def test_record_epoch_updates_best_and_last(database: Database) -> None:
     run_id, attempt = _running(database)
     for epoch, acc in [(1, 0.5), (2, 0.8), (3, 0.7)]:
         with database.begin() as session:
-            assert record_epoch(session, run_id, attempt, EpochRecord(epoch=epoch, val_accuracy=acc))
+            assert record_epoch(
+                session, run_id, attempt, EpochRecord(epoch=epoch, val_accuracy=acc)
+            )
     with database.read() as session:
         run = get_run(session, run_id)
     assert run is not None
@@ -43,7 +45,9 @@ def test_non_finite_values_are_stored_as_null(database: Database) -> None:
     """NaN and infinity become NULL rather than poisoning charts."""
     run_id, attempt = _running(database)
     with database.begin() as session:
-        record_epoch(session, run_id, attempt, EpochRecord(epoch=1, loss=math.nan, accuracy=math.inf))
+        record_epoch(
+            session, run_id, attempt, EpochRecord(epoch=1, loss=math.nan, accuracy=math.inf)
+        )
     with database.read() as session:
         (row,) = load_curves(session, [run_id])
     assert row.loss is None and row.accuracy is None
@@ -64,8 +68,12 @@ def test_curves_come_back_in_epoch_order(database: Database) -> None:
     for epoch in (1, 2):
         with database.begin() as session:
             record_epoch(
-                session, run_id, attempt,
-                EpochRecord(epoch=epoch, loss=1.0 / epoch, accuracy=0.4 * epoch, learning_rate=0.001),
+                session,
+                run_id,
+                attempt,
+                EpochRecord(
+                    epoch=epoch, loss=1.0 / epoch, accuracy=0.4 * epoch, learning_rate=0.001
+                ),
             )
     with database.read() as session:
         rows = load_curves(session, [run_id])

@@ -114,7 +114,10 @@ def test_lost_run_is_requeued_and_old_attempt_is_fenced(database: Database) -> N
         assert not record_epoch(session, run_id, old.attempt, EpochRecord(epoch=1, loss=1.0))
         assert not queue.heartbeat(session, run_id, old.attempt).held
         assert not queue.finish_run(
-            session, run_id, old.attempt, status=RunStatus.SUCCEEDED,
+            session,
+            run_id,
+            old.attempt,
+            status=RunStatus.SUCCEEDED,
             stop_reason=StopReason.COMPLETED,
         )
     with database.begin() as session:

@@ -18,8 +18,11 @@ def _model() -> keras.Model:
     inputs = keras.Input((4,))
     outputs = keras.layers.Dense(2, activation="softmax")(inputs)
     model = keras.Model(inputs, outputs)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -34,8 +37,9 @@ def test_recorder_writes_one_record_per_epoch_with_learning_rate() -> None:
     records: list[EpochRecord] = []
     recorder = EpochRecorder(lambda r: records.append(r) or True)
     x, y = _data()
-    _model().fit(x, y, validation_data=(x, y), epochs=2, batch_size=8, verbose=0,
-                 callbacks=[recorder])
+    _model().fit(
+        x, y, validation_data=(x, y), epochs=2, batch_size=8, verbose=0, callbacks=[recorder]
+    )
     assert [r.epoch for r in records] == [1, 2]
     assert all(r.loss is not None and r.val_accuracy is not None for r in records)
     assert records[0].learning_rate == pytest.approx(0.01)
@@ -46,8 +50,9 @@ def test_recorder_records_the_rate_the_epoch_used_before_reduce_lr() -> None:
     """ReduceLROnPlateau's cut shows on the next epoch, not the one that triggered it."""
     records: list[EpochRecord] = []
     recorder = EpochRecorder(lambda r: records.append(r) or True)
-    reduce = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0,
-                                               min_delta=10.0)
+    reduce = keras.callbacks.ReduceLROnPlateau(
+        monitor="loss", factor=0.5, patience=0, min_delta=10.0
+    )
     x, y = _data()
     _model().fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[recorder, reduce])
     assert [r.learning_rate for r in records] == pytest.approx([0.01, 0.01, 0.005])
@@ -101,8 +106,9 @@ def test_lease_keeper_stops_when_the_lease_is_lost() -> None:
 def test_lease_keeper_stops_on_shutdown_without_asking_the_database() -> None:
     """The worker's shutdown flag stops training even with no heartbeat due."""
     beats: list[int] = []
-    keeper = LeaseKeeper(lambda: beats.append(1) or Heartbeat(held=True),
-                         shutdown=lambda: True, interval=3600)
+    keeper = LeaseKeeper(
+        lambda: beats.append(1) or Heartbeat(held=True), shutdown=lambda: True, interval=3600
+    )
     x, y = _data()
     history = _model().fit(x, y, epochs=3, batch_size=4, verbose=0, callbacks=[keeper])
     assert keeper.shutting_down and len(history.epoch) == 1

@@ -18,8 +18,13 @@ pytestmark = pytest.mark.slow
 def _cli(*args: str, url: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": url, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(
-        [sys.executable, "-m", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
-        text=True, timeout=timeout, check=False,
+        [sys.executable, "-m", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -43,7 +48,8 @@ def test_queue_work_list_and_predict(tmp_path: Path, tiny_sample: Path) -> None:
 
     runs = json.loads(_cli("trainer", "runs", "--json", url=url).stdout)
     assert {(r["id"], r["status"], r["epochs_done"]) for r in runs} == {
-        (ids[0], "succeeded", 2), (ids[1], "succeeded", 2)
+        (ids[0], "succeeded", 2),
+        (ids[1], "succeeded", 2),
     }
     image = next((tiny_sample / "shine").iterdir())
     predicted = _cli("trainer", "predict", str(ids[0]), str(image), url=url)
@@ -52,7 +58,9 @@ def test_queue_work_list_and_predict(tmp_path: Path, tiny_sample: Path) -> None:
     assert line.startswith(str(image)) and all(c in line for c in ("cloudy", "rain", "shine"))
 
 
-def test_invalid_config_file_is_refused_with_the_field(tmp_path: Path, sqlite_database_url: str) -> None:
+def test_invalid_config_file_is_refused_with_the_field(
+    tmp_path: Path, sqlite_database_url: str
+) -> None:
     """A bad value exits 2 naming the field, and nothing is queued."""
     config = tmp_path / "bad.yaml"
     config.write_text("name: bad\nbatch_size: 0\n")

@@ -97,5 +97,9 @@ def test_field_names_reach_nested_fields() -> None:
     """Dotted names cover nested sections for grids and forms."""
     names = field_names()
     assert "augmentation.zoom_range" in names and "early_stopping.patience" in names
-    assert set(ExperimentConfig.model_fields) - {"augmentation", "early_stopping", "reduce_lr",
-                                                  "min_accuracy"} <= set(names)
+    assert set(ExperimentConfig.model_fields) - {
+        "augmentation",
+        "early_stopping",
+        "reduce_lr",
+        "min_accuracy",
+    } <= set(names)

@@ -13,8 +13,9 @@ from trainer.grid import MAX_GRID_RUNS, expand
 
 def test_grid_is_the_cartesian_product() -> None:
     """Two lists of 4 and 2 values give 8 configs sharing the study name."""
-    configs = expand({"name": "opt"}, {"optimizer": ["sgd", "adam", "adamax", "rmsprop"],
-                                       "batch_size": [16, 32]})
+    configs = expand(
+        {"name": "opt"}, {"optimizer": ["sgd", "adam", "adamax", "rmsprop"], "batch_size": [16, 32]}
+    )
     assert len(configs) == 8
     assert {c.study for c in configs} == {"opt"}
     assert len({c.name for c in configs}) == 8
@@ -26,7 +27,8 @@ def test_grid_is_the_cartesian_product() -> None:
 def test_variants_link_values() -> None:
     """Variants keep batch 16 with 70 steps and batch 32 with 35 steps together."""
     configs = expand(
-        {"name": "b"}, None,
+        {"name": "b"},
+        None,
         [{"batch_size": 16, "steps_per_epoch": 70}, {"batch_size": 32, "steps_per_epoch": 35}],
     )
     assert [(c.batch_size, c.steps_per_epoch) for c in configs] == [(16, 70), (32, 35)]
@@ -47,7 +49,7 @@ def test_one_bad_combination_rejects_the_grid() -> None:
 
 def test_unknown_grid_field_is_named() -> None:
     """A grid over a field that does not exist names it."""
-    with pytest.raises(ConfigError, match="grid.batchsize"):
+    with pytest.raises(ConfigError, match=r"grid\.batchsize"):
         expand({"name": "x"}, {"batchsize": [1, 2]})
 
 

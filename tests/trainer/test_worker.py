@@ -51,8 +51,11 @@ def test_run_trains_records_epochs_and_stores_a_model(
     sqlite_database_url: str, tiny_sample: Path
 ) -> None:
     """A run completes its epochs, writes one row each with the LR, and stores a usable model."""
-    run_id = _queue(sqlite_database_url, dataset=str(tiny_sample),
-                    augmentation={"horizontal_flip": True, "rotation_range": 5})
+    run_id = _queue(
+        sqlite_database_url,
+        dataset=str(tiny_sample),
+        augmentation={"horizontal_flip": True, "rotation_range": 5},
+    )
     assert _work(sqlite_database_url, tiny_sample) == 1
     run, curves = _run(sqlite_database_url, run_id)
     assert run.status is RunStatus.SUCCEEDED and run.stop_reason is StopReason.COMPLETED
@@ -69,8 +72,9 @@ def test_run_trains_records_epochs_and_stores_a_model(
 
 def test_min_accuracy_stop_is_recorded(sqlite_database_url: str, tiny_sample: Path) -> None:
     """A threshold passed at epoch 1 stops the run there with that reason."""
-    run_id = _queue(sqlite_database_url, dataset=str(tiny_sample), epochs=5,
-                    min_accuracy={"threshold": 0.0001})
+    run_id = _queue(
+        sqlite_database_url, dataset=str(tiny_sample), epochs=5, min_accuracy={"threshold": 0.0001}
+    )
     _work(sqlite_database_url, tiny_sample)
     run, curves = _run(sqlite_database_url, run_id)
     assert run.stop_reason is StopReason.MIN_ACCURACY and len(curves) == 1
@@ -79,9 +83,17 @@ def test_min_accuracy_stop_is_recorded(sqlite_database_url: str, tiny_sample: Pa
 
 def test_early_stopping_is_recorded(sqlite_database_url: str, tiny_sample: Path) -> None:
     """An impossible min_delta stops after patience epochs, saying which epoch was best."""
-    run_id = _queue(sqlite_database_url, dataset=str(tiny_sample), epochs=6,
-                    early_stopping={"monitor": "loss", "patience": 1, "min_delta": 0.99,
-                                    "restore_best_weights": True})
+    run_id = _queue(
+        sqlite_database_url,
+        dataset=str(tiny_sample),
+        epochs=6,
+        early_stopping={
+            "monitor": "loss",
+            "patience": 1,
+            "min_delta": 0.99,
+            "restore_best_weights": True,
+        },
+    )
     _work(sqlite_database_url, tiny_sample)
     run, curves = _run(sqlite_database_url, run_id)
     assert run.stop_reason is StopReason.EARLY_STOPPING
@@ -101,7 +113,9 @@ def test_a_failing_run_is_marked_failed_and_the_worker_goes_on(
     assert _run(sqlite_database_url, good)[0].status is RunStatus.SUCCEEDED
 
 
-def test_a_failed_run_has_no_model(sqlite_database_url: str, tiny_sample: Path, tmp_path: Path) -> None:
+def test_a_failed_run_has_no_model(
+    sqlite_database_url: str, tiny_sample: Path, tmp_path: Path
+) -> None:
     """Predicting with a failed run says why instead of loading anything."""
     bad = _queue(sqlite_database_url, dataset=str(tmp_path / "missing"))
     _work(sqlite_database_url, tiny_sample)
