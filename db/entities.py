@@ -73,6 +73,7 @@ class RunRecord:
     last_val_accuracy: float | None
     class_names: tuple[str, ...] | None
     environment: dict[str, Any] | None
+    evaluation: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: Run) -> RunRecord:
@@ -111,6 +112,7 @@ class RunRecord:
             last_val_accuracy=row.last_val_accuracy,
             class_names=tuple(row.class_names) if row.class_names is not None else None,
             environment=dict(row.environment) if row.environment is not None else None,
+            evaluation=dict(row.evaluation) if row.evaluation is not None else None,
         )
 
 
@@ -168,3 +170,20 @@ class StoredArtifact:
             sha256=row.sha256,
             meta=dict(row.meta or {}),
         )
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One validation image's verdict from one run (thumbnail bytes loaded separately)."""
+
+    run_id: int
+    position: int
+    file: str
+    true_label: int
+    predicted_label: int
+    confidence: float
+    probabilities: tuple[float, ...]
+
+    @property
+    def correct(self) -> bool:
+        return self.true_label == self.predicted_label

@@ -123,6 +123,8 @@ class Run(Base):
 
     class_names: Mapped[list[str] | None] = mapped_column(JSON)
     environment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Confusion matrix and per-class precision/recall/F1 on the validation split.
+    evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_runs_claim_order", "status", "priority", "created_at", "id"),)
 
@@ -169,3 +171,24 @@ class Artifact(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (UniqueConstraint("run_id", "kind"),)
+
+
+class ValidationPrediction(Base):
+    """What a finished model said about each validation image, for galleries and run diffs.
+
+    `thumbnail` is a small JPEG so a dashboard that shares only the database can show it.
+    """
+
+    __tablename__ = "validation_predictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    file: Mapped[str] = mapped_column(String(1000))
+    true_label: Mapped[int] = mapped_column(Integer)
+    predicted_label: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[float] = mapped_column(Float)
+    probabilities: Mapped[list[float]] = mapped_column(JSON)
+    thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    __table_args__ = (UniqueConstraint("run_id", "position"),)

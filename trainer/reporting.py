@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from db import artifacts, metrics, queue
-from db.entities import EpochRecord
+from db import artifacts, evaluation, metrics, queue
+from db.entities import EpochRecord, PredictionRecord
 from db.models import ArtifactKind, RunStatus, StopReason
 from db.session import Database
 
@@ -51,6 +51,17 @@ class RunReporter:
     def save_artifact(self, kind: ArtifactKind, data: bytes, meta: dict[str, Any]) -> bool:
         with self.database.begin() as session:
             return artifacts.save_artifact(session, self.run_id, self.attempt, kind, data, meta)
+
+    def save_evaluation(
+        self,
+        summary: dict[str, Any],
+        predictions: Sequence[PredictionRecord],
+        thumbnails: Sequence[bytes | None],
+    ) -> bool:
+        with self.database.begin() as session:
+            return evaluation.save_evaluation(
+                session, self.run_id, self.attempt, summary, predictions, thumbnails
+            )
 
     def finish(
         self,

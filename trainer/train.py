@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from data.augment import AugmentSpec, RandomAugment
-from data.loader import DatasetIndex, make_dataset, scan_dataset, stratified_split
+from data.loader import DatasetIndex, Split, make_dataset, scan_dataset, stratified_split
 from data.loader import fingerprint as dataset_fingerprint
 from db.models import ArtifactKind, RunStatus, StopReason
 from settings import resolve_dataset_path
@@ -21,6 +22,7 @@ from trainer.callbacks import EpochRecorder, LeaseKeeper, MinAccuracyStop
 from trainer.config import ExperimentConfig
 from trainer.devices import Device
 from trainer.environment import describe_environment
+from trainer.evaluate import prediction_records, summarise, thumbnail
 from trainer.reporting import RunReporter
 
 OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
@@ -220,7 +222,30 @@ def train(
         shuffle=False,  # the tf.data pipeline shuffles; Keras cannot shuffle a dataset
         verbose=0,
     )
-    return _conclude(config, reporter, model, core, callbacks, len(history.epoch), index)
+    return _conclude(config, reporter, model, core, callbacks, len(history.epoch), index, val_split)
+
+
+def evaluate(
+    config: ExperimentConfig,
+    reporter: RunReporter,
+    model: keras.Model,
+    index: DatasetIndex,
+    val_split: Split,
+) -> bool:
+    """Store the model's verdict on every validation image and the per-class metrics."""
+    data = make_dataset(
+        val_split,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        training=False,
+        seed=config.seed,
+    )
+    probabilities = np.asarray(model.predict(data, verbose=0), dtype=np.float64)
+    labels = np.asarray(val_split.labels)
+    summary = summarise(probabilities, labels, index.class_names)
+    records = prediction_records(reporter.run_id, val_split, Path(index.root), probabilities)
+    thumbnails = [thumbnail(file) for file in val_split.files]
+    return reporter.save_evaluation(summary, records, thumbnails)
 
 
 def _conclude(
@@ -231,6 +256,7 @@ def _conclude(
     callbacks: dict[str, keras.callbacks.Callback],
     epochs_done: int,
     index: DatasetIndex,
+    val_split: Split,
 ) -> Outcome:
     recorder, lease = callbacks["recorder"], callbacks["lease"]
     assert isinstance(recorder, EpochRecorder) and isinstance(lease, LeaseKeeper)
@@ -251,6 +277,8 @@ def _conclude(
         "summary": model_summary(core),
         "format": "keras",
     }
+    if not evaluate(config, reporter, model, index, val_split):
+        return Outcome(None)
     if not reporter.save_artifact(ArtifactKind.MODEL, serialize_model(model), meta):
         return Outcome(None)
     if not reporter.finish(RunStatus.SUCCEEDED, reason, detail):

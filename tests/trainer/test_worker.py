@@ -132,3 +132,27 @@ def test_queued_cancelled_run_is_never_trained(sqlite_database_url: str, tiny_sa
     assert _work(sqlite_database_url, tiny_sample) == 0
     run, curves = _run(sqlite_database_url, run_id)
     assert run.status is RunStatus.CANCELLED and curves == []
+
+
+def test_evaluation_is_stored_for_every_validation_image(
+    sqlite_database_url: str, tiny_sample: Path
+) -> None:
+    """A finished run stores a confusion matrix, per-class metrics and one verdict per image."""
+    from db.evaluation import load_predictions, load_thumbnails
+
+    run_id = _queue(sqlite_database_url, dataset=str(tiny_sample), epochs=1, validation_split=0.5)
+    _work(sqlite_database_url, tiny_sample)
+    run, _ = _run(sqlite_database_url, run_id)
+    database = Database(sqlite_database_url)
+    with database.read() as session:
+        predictions = load_predictions(session, [run_id])
+        thumbs = load_thumbnails(session, run_id, [0, 1])
+    assert len(predictions) == 12  # half of 4 classes x 6 images
+    matrix = run.evaluation["confusion_matrix"]
+    assert sum(map(sum, matrix)) == 12
+    correct = sum(p.correct for p in predictions)
+    assert sum(matrix[i][i] for i in range(4)) == correct
+    assert run.evaluation["accuracy"] == pytest.approx(correct / 12)
+    assert [row["class"] for row in run.evaluation["per_class"]] == list(run.class_names)
+    assert all(0 <= p.confidence <= 1 and len(p.probabilities) == 4 for p in predictions)
+    assert set(thumbs) == {0, 1} and all(t.startswith(b"\xff\xd8") for t in thumbs.values())
