@@ -35,6 +35,7 @@ class NewRun:
     priority: int = 0
     study: str | None = None
     max_attempts: int = 3
+    config_hash: str | None = None
 
 
 @dataclass(frozen=True)

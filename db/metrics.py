@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from db.entities import EpochRecord
@@ -77,3 +78,33 @@ def reset_progress(session: Session, run_id: int, attempt: int) -> bool:
         return False
     session.execute(delete(EpochMetric).where(EpochMetric.run_id == run_id))
     return True
+
+
+@dataclass(frozen=True)
+class EpochTime:
+    """Mean seconds per epoch seen for one (architecture, image size, batch size)."""
+
+    architecture: str
+    image_size: int
+    batch_size: int
+    seconds: float
+    epochs: int
+
+
+def epoch_times(session: Session) -> list[EpochTime]:
+    """Past epoch durations grouped by the knobs that decide them, for time estimates."""
+    rows = session.execute(
+        select(
+            Run.architecture,
+            Run.image_size,
+            Run.batch_size,
+            func.avg(EpochMetric.epoch_seconds),
+            func.count(EpochMetric.id),
+        )
+        .join(Run, Run.id == EpochMetric.run_id)
+        .where(EpochMetric.epoch_seconds.is_not(None), EpochMetric.epoch > 1)
+        .group_by(Run.architecture, Run.image_size, Run.batch_size)
+    )
+    return [
+        EpochTime(a, size, batch, float(seconds), int(n)) for a, size, batch, seconds, n in rows
+    ]

@@ -86,6 +86,8 @@ class Run(Base):
     status: Mapped[RunStatus] = mapped_column(_str_enum(RunStatus, 16), default=RunStatus.QUEUED)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # sha256 of the config without name/tags/priority/study: equal hashes train the same thing.
+    config_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     # Key hyper-parameters copied out of `config` so lists and filters need no JSON queries.

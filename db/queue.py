@@ -31,6 +31,7 @@ def enqueue(session: Session, new: NewRun) -> int:
         status=RunStatus.QUEUED,
         priority=new.priority,
         config=new.config,
+        config_hash=new.config_hash,
         tags=list(new.tags),
         dataset=new.dataset,
         architecture=new.architecture,

@@ -51,3 +51,21 @@ def runs_with_model(session: Session) -> list[RunRecord]:
 def list_studies(session: Session) -> list[str]:
     rows = session.scalars(select(Run.study).where(Run.study.is_not(None)).distinct())
     return sorted(s for s in rows if s)
+
+
+ACTIVE_OR_DONE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED)
+
+
+def runs_by_config_hash(session: Session, hashes: Sequence[str]) -> dict[str, list[int]]:
+    """Queued, running or succeeded runs that train exactly these configs, by config hash."""
+    found: dict[str, list[int]] = {}
+    if not hashes:
+        return found
+    rows = session.execute(
+        select(Run.config_hash, Run.id)
+        .where(Run.config_hash.in_(list(set(hashes))), Run.status.in_(ACTIVE_OR_DONE))
+        .order_by(Run.id)
+    )
+    for config_hash, run_id in rows:
+        found.setdefault(config_hash, []).append(run_id)
+    return found

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from db import queue
+from db.metrics import epoch_times
 from db.migrate import SchemaMismatch, check_schema
-from db.runs import list_runs
+from db.runs import list_runs, runs_by_config_hash
 from db.session import Database, DatabaseUnavailable, DatabaseUrlError
 from settings import Settings
 from trainer.config import ConfigError, ExperimentConfig
+from trainer.estimate import PlannedRun, plan
 
 
 class CliError(RuntimeError):
@@ -44,11 +46,41 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
     else:
         raise CliError("give a config file (python -m trainer queue FILE.yaml) or --preset report")
     database = _open_database(settings)
+    planned = preview(database, configs)
+    if args.dry_run or len(configs) > 1:
+        _print_plan(planned)
+    if args.skip_duplicates:
+        configs = [p.config for p in planned if not p.duplicate_of]
+    if args.dry_run or not configs:
+        print("nothing queued" if not args.dry_run else "dry run: nothing queued")
+        return 0
     with database.begin() as session:
         ids = queue.enqueue_many(session, [config.to_new_run() for config in configs])
     for run_id, config in zip(ids, configs, strict=True):
         print(f"{run_id}\t{config.name}" if len(ids) > 1 else run_id)
     return 0
+
+
+def preview(database: Database, configs: list[ExperimentConfig]) -> list[PlannedRun]:
+    """Which configs repeat an existing run, and how long each should take."""
+    with database.read() as session:
+        existing = runs_by_config_hash(session, [c.identity_hash() for c in configs])
+        history = epoch_times(session)
+    return plan(configs, existing, history)
+
+
+def _print_plan(planned: list[PlannedRun]) -> None:
+    total = sum(p.estimated_seconds or 0 for p in planned)
+    unknown = sum(p.estimated_seconds is None for p in planned)
+    duplicates = sum(bool(p.duplicate_of) for p in planned)
+    print(
+        f"{len(planned)} run(s); {duplicates} repeat existing runs; "
+        f"estimated at most {total / 60:.1f} min" + (f" (+{unknown} unknown)" if unknown else ""),
+        file=sys.stderr,
+    )
+    for p in planned:
+        same = f"  (same as run {', '.join(map(str, p.duplicate_of))})" if p.duplicate_of else ""
+        print(f"  {p.config.name}{same}", file=sys.stderr)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -148,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--study", help="study name for --preset (default: report)")
     q.add_argument("--image-size", type=int, help="image size for --preset (default 224)")
     q.add_argument("--epochs-scale", type=float, default=1.0, help="scale --preset's epochs")
+    q.add_argument(
+        "--dry-run", action="store_true", help="show what would be queued, queue nothing"
+    )
+    q.add_argument(
+        "--skip-duplicates",
+        action="store_true",
+        help="leave out configs identical to a queued, running or succeeded run",
+    )
     q.set_defaults(handler=cmd_queue)
 
     w = commands.add_parser("worker", help="claim and train queued runs")

@@ -6,6 +6,8 @@ user can type passes through `parse_config`, whose `ConfigError` names each bad 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -142,6 +144,12 @@ class ExperimentConfig(_Strict):
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
+    def identity_hash(self) -> str:
+        """Equal for configs that train the same model: name, tags, priority, study ignored."""
+        payload = self.model_dump(mode="json", exclude={"name", "tags", "priority", "study"})
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
     def to_new_run(self) -> NewRun:
         """The database's view of this config: the JSON plus its filterable knobs."""
         return NewRun(
@@ -159,6 +167,7 @@ class ExperimentConfig(_Strict):
             tags=self.tags,
             priority=self.priority,
             study=self.study,
+            config_hash=self.identity_hash(),
         )
 
 
