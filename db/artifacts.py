@@ -47,6 +47,10 @@ def save_artifact(
     return True
 
 
+def delete_artifact(session: Session, run_id: int, kind: ArtifactKind) -> None:
+    session.execute(delete(Artifact).where(Artifact.run_id == run_id, Artifact.kind == kind))
+
+
 def load_artifact(session: Session, run_id: int, kind: ArtifactKind) -> StoredArtifact | None:
     """Fetch a run's artifact, verifying its checksum; None if the run has none."""
     row = session.scalar(select(Artifact).where(Artifact.run_id == run_id, Artifact.kind == kind))

@@ -25,12 +25,20 @@ class EpochRecorder(keras.callbacks.Callback):
     """Writes each epoch's metrics as the epoch ends, through `write` (True while the run is ours).
 
     The learning rate recorded is the one the epoch trained with, read at the epoch's start,
-    before ReduceLROnPlateau changes it at the epoch's end.
+    before ReduceLROnPlateau changes it at the epoch's end. Keras still calls `on_epoch_end`
+    after a stop in the middle of an epoch; `interrupted` says so, and such a partial epoch is
+    not recorded (a resumed run trains it again in full).
     """
 
-    def __init__(self, write: Callable[[EpochRecord], bool]) -> None:
+    def __init__(
+        self,
+        write: Callable[[EpochRecord], bool],
+        *,
+        interrupted: Callable[[], bool] = lambda: False,
+    ) -> None:
         super().__init__()
         self._write = write
+        self._interrupted = interrupted
         self.lost = False
         self._started = 0.0
         self._learning_rate: float | None = None
@@ -44,6 +52,8 @@ class EpochRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
+        if self._interrupted():
+            return
         record = EpochRecord(
             epoch=epoch + 1,
             loss=finite_or_none(logs.get("loss")),
@@ -80,11 +90,13 @@ class LeaseKeeper(keras.callbacks.Callback):
         self.cancelled = False
         self.lost = False
         self.shutting_down = False
+        self.interrupted = False  # stopped in the middle of an epoch
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.cancelled = False
         self.lost = False
         self.shutting_down = False
+        self.interrupted = False
         self._last = time.monotonic()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -93,6 +105,7 @@ class LeaseKeeper(keras.callbacks.Callback):
             self.model.stop_training = True
         elif time.monotonic() - self._last >= self._interval:
             self.check()
+        self.interrupted = bool(self.model.stop_training)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.check()
@@ -130,3 +143,64 @@ class MinAccuracyStop(keras.callbacks.Callback):
         if value is not None and value > self.threshold:
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping whose counters survive a worker change.
+
+    Keras resets `wait`, `best` and the best weights in `on_train_begin`; a resumed run
+    re-applies the checkpointed values right after that reset.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pending: dict[str, Any] | None = None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "wait": int(self.wait),
+            "best": None if self.best is None else float(self.best),
+            "best_epoch": int(self.best_epoch),
+        }
+
+    def best_weights_arrays(self) -> list[Any] | None:
+        return self.best_weights
+
+    def resume_from(self, state: dict[str, Any], best_weights: list[Any] | None) -> None:
+        self._pending = {**state, "best_weights": best_weights}
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)
+        if self._pending is not None:
+            self.wait = self._pending["wait"]
+            self.best = self._pending["best"]
+            self.best_epoch = self._pending["best_epoch"]
+            self.best_weights = self._pending["best_weights"]
+            self._pending = None
+
+
+class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+    """ReduceLROnPlateau whose counters survive a worker change (the rate itself lives in
+    the optimizer state, which the checkpoint keeps)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pending: dict[str, Any] | None = None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "wait": int(self.wait),
+            "best": None if self.best is None else float(self.best),
+            "cooldown_counter": int(self.cooldown_counter),
+        }
+
+    def resume_from(self, state: dict[str, Any]) -> None:
+        self._pending = dict(state)
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)
+        if self._pending is not None:
+            self.wait = self._pending["wait"]
+            self.best = self._pending["best"]
+            self.cooldown_counter = self._pending["cooldown_counter"]
+            self._pending = None

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
 
-import data.augment  # noqa: F401  registers RandomAugment, which GPU-trained models contain
 from data.images import load_image_for_prediction
 from db.artifacts import load_artifact
 from db.models import ArtifactKind, RunStatus
 from db.runs import get_run
 from db.session import Database
+from trainer.model_io import model_from_bytes
 
 
 class ModelNotAvailable(LookupError):
@@ -43,14 +41,9 @@ def load_run_model(database: Database, run_id: int) -> LoadedModel:
         artifact = load_artifact(session, run_id, ArtifactKind.MODEL)
     if artifact is None:
         raise ModelNotAvailable(f"run {run_id} stored no model")
-    with tempfile.TemporaryDirectory() as folder:
-        # The file name is ours, never built from user input.
-        path = Path(folder) / "model.keras"
-        path.write_bytes(artifact.data)
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
     return LoadedModel(
         run_id=run_id,
-        model=model,
+        model=model_from_bytes(artifact.data, compile=False),
         class_names=tuple(artifact.meta["class_names"]),
         image_size=int(artifact.meta["image_size"]),
     )

@@ -9,6 +9,7 @@ from db import artifacts, evaluation, metrics, queue
 from db.entities import EpochRecord, PredictionRecord
 from db.models import ArtifactKind, RunStatus, StopReason
 from db.session import Database
+from trainer.checkpoint import Checkpoint, unpack
 
 
 class RunReporter:
@@ -22,6 +23,21 @@ class RunReporter:
     def record_epoch(self, record: EpochRecord) -> bool:
         with self.database.begin() as session:
             return metrics.record_epoch(session, self.run_id, self.attempt, record)
+
+    def commit_epoch(self, record: EpochRecord, checkpoint: bytes) -> bool:
+        """An epoch's metrics and its checkpoint, together or not at all."""
+        with self.database.begin() as session:
+            if not metrics.record_epoch(session, self.run_id, self.attempt, record):
+                return False
+            meta = {"epoch": record.epoch}
+            return artifacts.save_artifact(
+                session, self.run_id, self.attempt, ArtifactKind.CHECKPOINT, checkpoint, meta
+            )
+
+    def load_checkpoint(self) -> Checkpoint | None:
+        with self.database.read() as session:
+            stored = artifacts.load_artifact(session, self.run_id, ArtifactKind.CHECKPOINT)
+        return unpack(stored.data) if stored is not None else None
 
     def reset_progress(self) -> bool:
         with self.database.begin() as session:
@@ -71,7 +87,7 @@ class RunReporter:
         error: str | None = None,
     ) -> bool:
         with self.database.begin() as session:
-            return queue.finish_run(
+            finished = queue.finish_run(
                 session,
                 self.run_id,
                 self.attempt,
@@ -80,6 +96,9 @@ class RunReporter:
                 stop_detail=stop_detail,
                 error=error,
             )
+            if finished:  # the run is over: its resume point is no longer needed
+                artifacts.delete_artifact(session, self.run_id, ArtifactKind.CHECKPOINT)
+            return finished
 
     def release(self) -> bool:
         with self.database.begin() as session:

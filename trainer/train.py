@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,14 +14,23 @@ import tensorflow as tf
 from data.augment import AugmentSpec, RandomAugment
 from data.loader import DatasetIndex, Split, make_dataset, scan_dataset, stratified_split
 from data.loader import fingerprint as dataset_fingerprint
+from db.entities import EpochRecord
 from db.models import ArtifactKind, RunStatus, StopReason
 from settings import resolve_dataset_path
 from trainer.architectures import build_model
-from trainer.callbacks import EpochRecorder, LeaseKeeper, MinAccuracyStop
+from trainer.callbacks import (
+    EpochRecorder,
+    LeaseKeeper,
+    MinAccuracyStop,
+    ResumableEarlyStopping,
+    ResumableReduceLROnPlateau,
+)
+from trainer.checkpoint import Checkpoint, pack
 from trainer.config import ExperimentConfig
 from trainer.devices import Device
 from trainer.environment import describe_environment
 from trainer.evaluate import prediction_records, summarise, thumbnail
+from trainer.model_io import model_from_bytes, model_to_bytes
 from trainer.reporting import RunReporter
 
 OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
@@ -87,41 +95,79 @@ def model_summary(core: keras.Model) -> dict[str, Any]:
     return {"name": core.name, "total_params": int(core.count_params()), "layers": rows}
 
 
-def serialize_model(model: keras.Model) -> bytes:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "model.keras"
-        model.save(path)
-        return path.read_bytes()
-
-
 def make_callbacks(
-    config: ExperimentConfig, reporter: RunReporter, shutdown: Callable[[], bool]
+    config: ExperimentConfig,
+    reporter: RunReporter,
+    shutdown: Callable[[], bool],
+    resume: Checkpoint | None,
 ) -> dict[str, keras.callbacks.Callback]:
-    callbacks: dict[str, keras.callbacks.Callback] = {
-        "recorder": EpochRecorder(reporter.record_epoch),
-        "lease": LeaseKeeper(reporter.heartbeat, shutdown=shutdown),
-    }
+    """The run's callbacks, in the order Keras must call them.
+
+    The stopping rules come first so that the recorder, which checkpoints their counters with
+    each epoch, sees this epoch's state.
+    """
+    callbacks: dict[str, keras.callbacks.Callback] = {}
+    state = resume.callback_state if resume else {}
     if config.early_stopping is not None:
         es = config.early_stopping
-        callbacks["early_stopping"] = keras.callbacks.EarlyStopping(
+        early = ResumableEarlyStopping(
             monitor=es.monitor,
             patience=es.patience,
             min_delta=es.min_delta,
             restore_best_weights=es.restore_best_weights,
         )
+        if "early_stopping" in state and resume is not None:
+            early.resume_from(state["early_stopping"], resume.best_weights)
+        callbacks["early_stopping"] = early
     if config.reduce_lr is not None:
         rl = config.reduce_lr
-        callbacks["reduce_lr"] = keras.callbacks.ReduceLROnPlateau(
+        reduce = ResumableReduceLROnPlateau(
             monitor=rl.monitor,
             factor=rl.factor,
             patience=rl.patience,
             min_delta=rl.min_delta,
             min_lr=rl.min_lr,
         )
+        if "reduce_lr" in state:
+            reduce.resume_from(state["reduce_lr"])
+        callbacks["reduce_lr"] = reduce
     if config.min_accuracy is not None:
         ma = config.min_accuracy
         callbacks["min_accuracy"] = MinAccuracyStop(ma.threshold, monitor=ma.monitor)
+    lease = LeaseKeeper(reporter.heartbeat, shutdown=shutdown)
+    recorder = EpochRecorder(
+        _epoch_committer(reporter, callbacks), interrupted=lambda: lease.interrupted
+    )
+    callbacks["recorder"] = recorder
+    callbacks["lease"] = lease
     return callbacks
+
+
+def _epoch_committer(
+    reporter: RunReporter, callbacks: dict[str, keras.callbacks.Callback]
+) -> Callable[[EpochRecord], bool]:
+    """Writes an epoch's metrics and its checkpoint in one transaction."""
+
+    def commit(record: EpochRecord) -> bool:
+        recorder = callbacks["recorder"]
+        state: dict[str, Any] = {}
+        best_weights = None
+        early = callbacks.get("early_stopping")
+        if isinstance(early, ResumableEarlyStopping):
+            state["early_stopping"] = early.state()
+            best_weights = early.best_weights_arrays()
+        reduce = callbacks.get("reduce_lr")
+        if isinstance(reduce, ResumableReduceLROnPlateau):
+            state["reduce_lr"] = reduce.state()
+        checkpoint = Checkpoint(
+            epoch=record.epoch,
+            model_bytes=model_to_bytes(recorder.model),
+            callback_state=state,
+            best_weights=best_weights,
+        )
+        return reporter.commit_epoch(record, pack(checkpoint))
+
+    return commit
 
 
 def stop_reason(
@@ -163,7 +209,8 @@ def train(
 ) -> Outcome:
     """Run one attempt of `config`, writing through `reporter`; returns how it ended.
 
-    Raises whatever training raises; the worker turns that into a failed run.
+    A later attempt resumes from the run's last checkpoint when there is one. Raises whatever
+    training raises; the worker turns that into a failed run.
     """
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -171,26 +218,61 @@ def train(
     keras.mixed_precision.set_global_policy(
         "mixed_float16" if config.mixed_precision else "float32"
     )
-
     index = scan_dataset(resolve_dataset_path(config.dataset))
     train_split, val_split = stratified_split(index, config.validation_split, config.seed)
-    if not fresh_start and not reporter.reset_progress():
+    resume = None if fresh_start else reporter.load_checkpoint()
+    if not fresh_start and resume is None and not reporter.reset_progress():
         return Outcome(None)
     environment = describe_environment(device, dataset_fingerprint(index))
+    warnings = dataset_warnings(index)
     if not reporter.set_info(
-        class_names=index.class_names, environment=environment, warnings=dataset_warnings(index)
+        class_names=index.class_names, environment=environment, warnings=warnings
     ):
         return Outcome(None)
 
     spec = augment_spec(config)
-    on_gpu_augment = device.is_gpu and not spec.is_identity
+    gpu_augment = device.is_gpu and not spec.is_identity
+    train_data, val_data = _datasets(config, train_split, val_split, None if gpu_augment else spec)
+    if resume is not None:
+        model = model_from_bytes(resume.model_bytes, compile=True)
+    else:
+        core = build_model(config.architecture, config.image_size, len(index.class_names))
+        model = assemble_model(
+            core, config.image_size, augment=spec if gpu_augment else None, seed=config.seed
+        )
+        model.compile(
+            optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=config.jit_compile,
+        )
+    callbacks = make_callbacks(config, reporter, shutdown, resume)
+    first_epoch = resume.epoch if resume else 0
+    history = model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=config.epochs,
+        initial_epoch=first_epoch,
+        steps_per_epoch=config.steps_per_epoch,
+        validation_steps=config.validation_steps,
+        callbacks=list(callbacks.values()),
+        shuffle=False,  # the tf.data pipeline shuffles; Keras cannot shuffle a dataset
+        verbose=0,
+    )
+    epochs_done = first_epoch + len(history.epoch)
+    return _conclude(config, reporter, model, callbacks, epochs_done, index, val_split)
+
+
+def _datasets(
+    config: ExperimentConfig, train_split: Split, val_split: Split, augment: AugmentSpec | None
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     train_data = make_dataset(
         train_split,
         image_size=config.image_size,
         batch_size=config.batch_size,
         training=True,
         seed=config.seed,
-        augment=None if on_gpu_augment or spec.is_identity else spec,
+        augment=augment,
         steps=config.steps_per_epoch,
     )
     val_data = make_dataset(
@@ -201,28 +283,7 @@ def train(
         seed=config.seed,
         steps=config.validation_steps,
     )
-    core = build_model(config.architecture, config.image_size, len(index.class_names))
-    model = assemble_model(
-        core, config.image_size, augment=spec if on_gpu_augment else None, seed=config.seed
-    )
-    model.compile(
-        optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=config.jit_compile,
-    )
-    callbacks = make_callbacks(config, reporter, shutdown)
-    history = model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        validation_steps=config.validation_steps,
-        callbacks=list(callbacks.values()),
-        shuffle=False,  # the tf.data pipeline shuffles; Keras cannot shuffle a dataset
-        verbose=0,
-    )
-    return _conclude(config, reporter, model, core, callbacks, len(history.epoch), index, val_split)
+    return train_data, val_data
 
 
 def evaluate(
@@ -252,7 +313,6 @@ def _conclude(
     config: ExperimentConfig,
     reporter: RunReporter,
     model: keras.Model,
-    core: keras.Model,
     callbacks: dict[str, keras.callbacks.Callback],
     epochs_done: int,
     index: DatasetIndex,
@@ -274,12 +334,12 @@ def _conclude(
         "class_names": list(index.class_names),
         "image_size": config.image_size,
         "architecture": config.architecture,
-        "summary": model_summary(core),
+        "summary": model_summary(model.layers[-1]),  # the architecture, inside the wrapper
         "format": "keras",
     }
     if not evaluate(config, reporter, model, index, val_split):
         return Outcome(None)
-    if not reporter.save_artifact(ArtifactKind.MODEL, serialize_model(model), meta):
+    if not reporter.save_artifact(ArtifactKind.MODEL, model_to_bytes(model), meta):
         return Outcome(None)
     if not reporter.finish(RunStatus.SUCCEEDED, reason, detail):
         return Outcome(None)

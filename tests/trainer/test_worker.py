@@ -156,3 +156,53 @@ def test_evaluation_is_stored_for_every_validation_image(
     assert [row["class"] for row in run.evaluation["per_class"]] == list(run.class_names)
     assert all(0 <= p.confidence <= 1 and len(p.probabilities) == 4 for p in predictions)
     assert set(thumbs) == {0, 1} and all(t.startswith(b"\xff\xd8") for t in thumbs.values())
+
+
+def test_a_handed_back_run_resumes_from_its_last_epoch(
+    sqlite_database_url: str, tiny_sample: Path
+) -> None:
+    """Shut down after epoch 2 of 4, the run is requeued; the next attempt trains 3 and 4 only."""
+    from sqlalchemy import select
+
+    from db.artifacts import load_artifact
+    from db.models import ArtifactKind, EpochMetric
+    from trainer.devices import Device
+    from trainer.reporting import RunReporter
+    from trainer.train import train
+
+    run_id = _queue(
+        sqlite_database_url,
+        dataset=str(tiny_sample),
+        epochs=4,
+        early_stopping={"patience": 10},
+        reduce_lr={"patience": 10},
+    )
+    database = Database(sqlite_database_url)
+    with database.begin() as session:
+        claimed = queue.claim_next(session, "first")
+    assert claimed is not None
+
+    def after_two_epochs() -> bool:
+        with database.read() as session:
+            run = get_run(session, run_id)
+        return run is not None and run.epochs_done >= 2
+
+    reporter = RunReporter(database, run_id, claimed.attempt)
+    outcome = train(
+        parse_config(claimed.config), reporter, Device("CPU", "test"), shutdown=after_two_epochs
+    )
+    assert outcome.status is None
+    run, curves = _run(sqlite_database_url, run_id)
+    assert run.status is RunStatus.QUEUED and [c.epoch for c in curves] == [1, 2]
+
+    assert _work(sqlite_database_url, tiny_sample) == 1
+    run, curves = _run(sqlite_database_url, run_id)
+    assert run.status is RunStatus.SUCCEEDED and run.attempt == 2
+    with database.read() as session:
+        attempts = session.execute(
+            select(EpochMetric.epoch, EpochMetric.attempt)
+            .where(EpochMetric.run_id == run_id)
+            .order_by(EpochMetric.epoch)
+        ).all()
+        assert load_artifact(session, run_id, ArtifactKind.CHECKPOINT) is None
+    assert [tuple(row) for row in attempts] == [(1, 1), (2, 1), (3, 2), (4, 2)]
