@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from db.models import Artifact, EpochMetric, Run, RunStatus, StopReason
+from db.models import (
+    Artifact,
+    AttemptOutcome,
+    EpochMetric,
+    Run,
+    RunAttempt,
+    RunStatus,
+    StopReason,
+    Worker,
+)
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -188,3 +197,55 @@ class PredictionRecord:
     @property
     def correct(self) -> bool:
         return self.true_label == self.predicted_label
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    run_id: int
+    attempt: int
+    worker: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    outcome: AttemptOutcome
+    detail: str | None
+
+    @classmethod
+    def from_row(cls, row: RunAttempt) -> AttemptRecord:
+        return cls(
+            run_id=row.run_id,
+            attempt=row.attempt,
+            worker=row.worker,
+            started_at=as_utc(row.started_at),
+            ended_at=as_utc(row.ended_at),
+            outcome=row.outcome,
+            detail=row.detail,
+        )
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    id: int
+    name: str
+    host: str
+    pid: int
+    device: str
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    stopped_at: datetime | None
+    current_run_id: int | None
+    alive: bool
+
+    @classmethod
+    def from_row(cls, row: Worker, *, alive: bool) -> WorkerRecord:
+        return cls(
+            id=row.id,
+            name=row.name,
+            host=row.host,
+            pid=row.pid,
+            device=row.device,
+            started_at=as_utc(row.started_at),
+            heartbeat_at=as_utc(row.heartbeat_at),
+            stopped_at=as_utc(row.stopped_at),
+            current_run_id=row.current_run_id,
+            alive=alive,
+        )

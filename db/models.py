@@ -194,3 +194,45 @@ class ValidationPrediction(Base):
     thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (UniqueConstraint("run_id", "position"),)
+
+
+class AttemptOutcome(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    HANDED_BACK = "handed_back"  # the worker shut down and returned the run to the queue
+    LOST = "lost"  # the worker stopped heartbeating
+
+
+class RunAttempt(Base):
+    """One claim of a run by a worker, and how that claim ended."""
+
+    __tablename__ = "run_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[AttemptOutcome] = mapped_column(_str_enum(AttemptOutcome, 16))
+    detail: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (UniqueConstraint("run_id", "attempt"),)
+
+
+class Worker(Base):
+    """A worker process, so the Workers page can show who is alive and doing what."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    current_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from db.clock import db_now, now_expr
 from db.entities import ClaimedRun, NewRun
-from db.models import FINAL_STATUSES, Run, RunStatus, StopReason
+from db.models import FINAL_STATUSES, AttemptOutcome, Run, RunAttempt, RunStatus, StopReason
 
 # Highest priority first, then oldest; `id` breaks ties between runs queued in the same instant.
 CLAIM_ORDER = (Run.priority.desc(), Run.created_at, Run.id)
@@ -87,7 +87,37 @@ def claim_next(session: Session, worker: str) -> ClaimedRun | None:
     row = session.execute(statement).first()
     if row is None:
         return None
+    session.add(
+        RunAttempt(
+            run_id=row.id,
+            attempt=row.attempt,
+            worker=worker,
+            started_at=now,
+            outcome=AttemptOutcome.RUNNING,
+        )
+    )
+    session.flush()
     return ClaimedRun(id=row.id, attempt=row.attempt, name=row.name, config=dict(row.config))
+
+
+def _end_attempt(
+    session: Session, run_id: int, attempts: Any, outcome: AttemptOutcome, detail: str | None
+) -> None:
+    """Close the attempt row(s) of a claim that just ended (any that are still running)."""
+    session.execute(
+        update(RunAttempt)
+        .where(
+            RunAttempt.run_id == run_id,
+            attempts,
+            RunAttempt.outcome == AttemptOutcome.RUNNING,
+        )
+        .values(
+            outcome=outcome,
+            detail=detail[:500] if detail else None,
+            ended_at=now_expr(session.get_bind().dialect.name),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _held(run_id: int, attempt: int) -> tuple[Any, ...]:
@@ -162,13 +192,21 @@ def finish_run(
         "error": error,
         "finished_at": now_expr(dialect),
     }
-    return update_held_run(session, run_id, attempt, values)
+    if not update_held_run(session, run_id, attempt, values):
+        return False
+    outcome = AttemptOutcome(status.value)
+    _end_attempt(session, run_id, RunAttempt.attempt == attempt, outcome, stop_detail)
+    return True
 
 
 def release_run(session: Session, run_id: int, attempt: int) -> bool:
     """Hand a running run back to the queue (worker shutting down); it resumes elsewhere."""
     values = {"status": RunStatus.QUEUED, "worker": None, "heartbeat_at": None}
-    return update_held_run(session, run_id, attempt, values)
+    if not update_held_run(session, run_id, attempt, values):
+        return False
+    detail = "worker shut down; the run resumes from its last checkpoint"
+    _end_attempt(session, run_id, RunAttempt.attempt == attempt, AttemptOutcome.HANDED_BACK, detail)
+    return True
 
 
 def update_held_run(session: Session, run_id: int, attempt: int, values: dict[str, Any]) -> bool:
@@ -237,4 +275,7 @@ def requeue_lost(session: Session, grace: timedelta) -> tuple[list[int], list[in
         .returning(Run.id)
         .execution_options(synchronize_session=False)
     ).all()
+    detail = f"no heartbeat for {grace.total_seconds():g} s"
+    for run_id in [*failed, *requeued]:
+        _end_attempt(session, run_id, RunAttempt.attempt.is_not(None), AttemptOutcome.LOST, detail)
     return list(requeued), list(failed)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
+import subprocess
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,15 +92,48 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.gpus == "all":
+        return run_worker_per_gpu(sys.argv[1:])
     shutdown = ShutdownFlag()
     shutdown.install()
-    options = WorkerOptions(name=args.name or "", until_idle=args.until_idle, gpu=args.gpu)
+    options = WorkerOptions(
+        name=args.name or "",
+        until_idle=args.until_idle,
+        gpu=args.gpu,
+        lease_grace=timedelta(seconds=args.lease_seconds),
+    )
     try:
         finished = run_worker(settings, options, shutdown)
     except DeviceError as error:
         raise CliError(str(error)) from None
     print(f"worker done: {finished} run(s) finished")
     return 0
+
+
+def run_worker_per_gpu(argv: list[str]) -> int:
+    """`worker --gpus all`: one worker process per visible GPU, stopped together."""
+    from trainer.devices import visible_gpus
+
+    count = len(visible_gpus())
+    forwarded = [arg for arg in argv if arg not in ("--gpus", "all", "worker")]
+    if count == 0:
+        print("no GPU visible to TensorFlow: starting one CPU worker", file=sys.stderr)
+        commands = [[sys.executable, "-m", "trainer", "worker", *forwarded]]
+    else:
+        commands = [
+            [sys.executable, "-m", "trainer", "worker", "--gpu", str(i), *forwarded]
+            for i in range(count)
+        ]
+    children = [subprocess.Popen(command) for command in commands]
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    return max(codes, default=0)
 
 
 def _run_row(run: Any) -> dict[str, Any]:
@@ -192,8 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = commands.add_parser("worker", help="claim and train queued runs")
     w.add_argument("--until-idle", action="store_true", help="exit when the queue is empty")
-    w.add_argument("--gpu", type=int, help="pin this worker to GPU number N")
+    gpu = w.add_mutually_exclusive_group()
+    gpu.add_argument("--gpu", type=int, help="pin this worker to GPU number N")
+    gpu.add_argument("--gpus", choices=["all"], help="start one worker per visible GPU")
     w.add_argument("--name", help="worker name (default host:pid)")
+    w.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=90.0,
+        help="requeue a run whose worker has not heartbeated for this long (default 90)",
+    )
     w.set_defaults(handler=cmd_worker)
 
     r = commands.add_parser("runs", help="list runs")
@@ -222,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--classes must be 1..10000 and --image-size 16..1024")
     if args.command == "queue" and args.epochs_scale <= 0:
         parser.error("--epochs-scale must be > 0")
+    if args.command == "worker" and args.lease_seconds < 5:
+        parser.error("--lease-seconds must be at least 5 (workers heartbeat every 2 s)")
     try:
         return int(args.handler(args, Settings.from_env()))
     except (CliError, ConfigError, DatabaseUrlError, DatabaseUnavailable, SchemaMismatch) as error:

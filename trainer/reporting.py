@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from db import artifacts, evaluation, metrics, queue
+from db import artifacts, evaluation, metrics, queue, workers
 from db.entities import EpochRecord, PredictionRecord
 from db.models import ArtifactKind, RunStatus, StopReason
 from db.session import Database
@@ -15,10 +15,13 @@ from trainer.checkpoint import Checkpoint, unpack
 class RunReporter:
     """Binds a database, a run id and the attempt that fences every write for that run."""
 
-    def __init__(self, database: Database, run_id: int, attempt: int) -> None:
+    def __init__(
+        self, database: Database, run_id: int, attempt: int, worker_id: int | None = None
+    ) -> None:
         self.database = database
         self.run_id = run_id
         self.attempt = attempt
+        self.worker_id = worker_id
 
     def record_epoch(self, record: EpochRecord) -> bool:
         with self.database.begin() as session:
@@ -44,8 +47,12 @@ class RunReporter:
             return metrics.reset_progress(session, self.run_id, self.attempt)
 
     def heartbeat(self) -> queue.Heartbeat:
+        """Renew the run's lease and the worker's liveness in one short transaction."""
         with self.database.begin() as session:
-            return queue.heartbeat(session, self.run_id, self.attempt)
+            beat = queue.heartbeat(session, self.run_id, self.attempt)
+            if self.worker_id is not None:
+                workers.beat_worker(session, self.worker_id, self.run_id if beat.held else None)
+            return beat
 
     def set_info(
         self,

@@ -14,7 +14,7 @@ from datetime import timedelta
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from db import queue
+from db import queue, workers
 from db.entities import ClaimedRun
 from db.migrate import check_schema
 from db.models import RunStatus, StopReason
@@ -92,7 +92,27 @@ def run_worker(
 
     device = setup_device(options.gpu)
     name = options.name or default_worker_name()
+    with database.begin() as session:
+        worker_id = workers.register_worker(
+            session, name, socket.gethostname(), os.getpid(), device.describe()
+        )
     log.info("worker %s ready on %s", name, device.describe())
+    try:
+        return _work_loop(database, options, shutdown, device, name, worker_id)
+    finally:
+        with database.begin() as session:
+            workers.stop_worker(session, worker_id)
+        database.dispose()
+
+
+def _work_loop(
+    database: Database,
+    options: WorkerOptions,
+    shutdown: ShutdownFlag,
+    device: Device,
+    name: str,
+    worker_id: int,
+) -> int:
     finished = 0
     idle_wait = options.poll_min
     while not shutdown():
@@ -104,30 +124,35 @@ def run_worker(
             log.warning("run %s lost its worker too often; marked failed", run_id)
         with database.begin() as session:
             claimed = queue.claim_next(session, name)
+            workers.beat_worker(session, worker_id, claimed.id if claimed else None)
         if claimed is None:
             if options.until_idle:
                 break
+            # Back off while idle: an idle worker costs a query every few seconds at most.
             shutdown.wait(idle_wait)
             idle_wait = min(idle_wait * 2, options.poll_max)
             continue
         idle_wait = options.poll_min
-        if process_run(database, claimed, device, shutdown):
+        if process_run(database, claimed, device, shutdown, worker_id):
             finished += 1
         if options.max_runs is not None and finished >= options.max_runs:
             break
-    database.dispose()
     return finished
 
 
 def process_run(
-    database: Database, claimed: ClaimedRun, device: Device, shutdown: ShutdownFlag
+    database: Database,
+    claimed: ClaimedRun,
+    device: Device,
+    shutdown: ShutdownFlag,
+    worker_id: int | None = None,
 ) -> bool:
     """Train one claimed run; any exception marks it failed. True if it reached a final state."""
     import keras
 
     from trainer.train import train
 
-    reporter = RunReporter(database, claimed.id, claimed.attempt)
+    reporter = RunReporter(database, claimed.id, claimed.attempt, worker_id)
     log.info("run %s (%s) attempt %s started", claimed.id, claimed.name, claimed.attempt)
     started = time.monotonic()
     try:
