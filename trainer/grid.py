@@ -45,12 +45,19 @@ def _check_grid(grid: Any, variants: Any) -> list[tuple[str, str]]:
     if not isinstance(grid, Mapping):
         return [("grid", "must map field names to lists of values")]
     for key, values in grid.items():
-        if key not in known or key == "name":
+        if not isinstance(key, str) or key not in known or key == "name":
             problems.append((f"grid.{key}", "unknown field (or one a grid cannot vary)"))
         elif not isinstance(values, list) or not values:
             problems.append((f"grid.{key}", "must be a non-empty list of values"))
     if not isinstance(variants, list) or not all(isinstance(v, Mapping) for v in variants):
         problems.append(("variants", "must be a list of mappings of field values"))
+        return problems
+    for variant in variants:
+        problems.extend(
+            (f"variants.{key}", "unknown field (or one a variant cannot set)")
+            for key in variant
+            if not isinstance(key, str) or key not in known or key == "name"
+        )
     return problems
 
 
@@ -66,11 +73,14 @@ def expand(
     Expanded runs are named `base name [field=value, ...]` and share the study name (the
     base's `study`, else its `name`), so the Compare page can open them together.
     """
-    grid = grid or {}
-    variants = list(variants) if variants else [{}]
+    grid = {} if grid is None else grid
+    variants = (
+        [{}] if variants is None or (isinstance(variants, list) and not variants) else variants
+    )
     problems = _check_grid(grid, variants)
     if problems:
         raise ConfigError(problems, source=source)
+    assert isinstance(variants, list)
     count = len(variants)
     for values in grid.values():
         count *= len(values)
