@@ -138,7 +138,8 @@ CLASS_NAMES = ["cloudy", "rain", "shine", "sunrise"]
 def tiny_model() -> tuple[bytes, dict]:
     """A real, untrained 32 px ResNet-20 as stored bytes plus its metadata (built once)."""
     from trainer.architectures import build_model
-    from trainer.train import assemble_model, model_summary, serialize_model
+    from trainer.model_io import model_to_bytes
+    from trainer.train import assemble_model, model_summary
 
     core = build_model("resnet20", 32, len(CLASS_NAMES))
     model = assemble_model(core, 32, augment=None, seed=0)
@@ -149,7 +150,7 @@ def tiny_model() -> tuple[bytes, dict]:
         "summary": model_summary(core),
         "format": "keras",
     }
-    return serialize_model(model), meta
+    return model_to_bytes(model), meta
 
 
 @pytest.fixture

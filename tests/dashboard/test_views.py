@@ -8,9 +8,10 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.state import parse_ids
 from db.models import RunStatus
 from db.runs import get_run
-from tests.dashboard.conftest import CLASS_NAMES, TRACEBACK, Lab, open_page
+from tests.dashboard.conftest import APP, CLASS_NAMES, TRACEBACK, Lab, open_page
 from trainer.presets import report_study
 
 
@@ -25,6 +26,16 @@ def _figures(at: AppTest) -> list[dict]:
 
 def _errors(at: AppTest) -> str:
     return "\n".join(error.value for error in at.error)
+
+
+# Router
+
+
+def test_app_root_opens_the_queue_page(lab: Lab) -> None:
+    """`/` (the hidden default page) forwards to Queue, so `/queue` links work too."""
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "Queue runs"
 
 
 # Queue
@@ -143,6 +154,14 @@ def test_runs_status_filter_comes_from_the_url(lab: Lab) -> None:
     assert list(at.dataframe[0].value["id"]) == [lab.failed]
 
 
+def test_changing_the_status_filter_writes_the_url(lab: Lab) -> None:
+    """Picking statuses rewrites ?status=, so the address bar is the share link."""
+    at = open_page("runs")
+    at.multiselect(key="runs.status").set_value(["running", "queued"]).run()
+    assert at.query_params["status"] == "running,queued"
+    assert sorted(at.dataframe[0].value["id"]) == [lab.running, lab.queued]
+
+
 def test_runs_study_filter_comes_from_the_url(lab: Lab) -> None:
     """?study=optim lists the study's two runs."""
     at = open_page("runs", study="optim")
@@ -201,6 +220,16 @@ def test_compare_study_param_selects_the_whole_study(lab: Lab) -> None:
     """?study=optim picks every run of that study."""
     at = open_page("compare", study="optim")
     assert sorted(at.multiselect(key="compare.runs").value) == [lab.adam, lab.sgd]
+
+
+def test_choosing_a_study_picks_its_runs_and_updates_the_url(lab: Lab) -> None:
+    """Selecting a study in the picker replaces the runs with the study's and writes the URL."""
+    at = open_page("compare", runs=str(lab.running))
+    at.selectbox(key="compare.study").set_value("optim").run()
+    assert not at.exception
+    assert sorted(at.multiselect(key="compare.runs").value) == [lab.adam, lab.sgd]
+    assert at.query_params["study"] == "optim"
+    assert sorted(parse_ids(at.query_params["runs"])) == [lab.adam, lab.sgd]
 
 
 def test_compare_metric_and_colour_come_from_the_url(lab: Lab) -> None:

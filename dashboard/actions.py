@@ -1,0 +1,42 @@
+"""The dashboard's only writes: queue runs and cancel them. It never trains; workers do.
+
+Each action is one short write transaction, then the cached run lists are cleared so the page
+shows the change on this rerun rather than after the cache's TTL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dashboard.queries import clear_run_caches
+from db.models import RunStatus
+from db.queue import cancel_run, enqueue_many
+from db.session import Database
+from trainer.config import ExperimentConfig
+
+
+def queue_configs(database: Database, configs: Sequence[ExperimentConfig]) -> list[int]:
+    """Queue validated configs in one transaction (all or none); returns the new run ids."""
+    with database.begin() as session:
+        ids = enqueue_many(session, [config.to_new_run() for config in configs])
+    clear_run_caches()
+    return ids
+
+
+def cancel(database: Database, run_id: int) -> RunStatus | None:
+    """Cancel a queued run now, or ask a running run's worker to stop at its next check."""
+    with database.begin() as session:
+        status = cancel_run(session, run_id)
+    clear_run_caches()
+    return status
+
+
+def cancel_message(run_id: int, status: RunStatus | None) -> str:
+    """What the user is told after pressing Cancel, by the status the run is left in."""
+    if status is None:
+        return f"Run {run_id} no longer exists."
+    if status is RunStatus.CANCELLED:
+        return f"Run {run_id} cancelled."
+    if status is RunStatus.RUNNING:
+        return f"Asked run {run_id}'s worker to stop; it does so at its next heartbeat."
+    return f"Run {run_id} had already {status.value}; nothing to cancel."

@@ -1,0 +1,20 @@
+"""Weather Lab dashboard: `streamlit run dashboard/app.py` from the repository root.
+
+A small router; each page is a script in `dashboard/views/`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_REPO_ROOT = str(Path(__file__).resolve().parents[1])
+if _REPO_ROOT not in sys.path:  # Streamlit puts dashboard/ on sys.path, not the repo root.
+    sys.path.insert(0, _REPO_ROOT)
+
+import streamlit as st  # noqa: E402
+
+from dashboard.nav import sections  # noqa: E402
+
+st.set_page_config(page_title="Weather Lab", page_icon=":material/cloud:", layout="wide")
+st.navigation(sections()).run()

@@ -1,0 +1,44 @@
+"""The pages, by file: the router builds `st.Page`s from these, views link and switch to them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+VIEWS_DIR = Path(__file__).resolve().parent / "views"
+QUEUE_PAGE = VIEWS_DIR / "queue.py"
+RUNS_PAGE = VIEWS_DIR / "runs.py"
+COMPARE_PAGE = VIEWS_DIR / "compare.py"
+PREDICT_PAGE = VIEWS_DIR / "predict.py"
+
+
+def _home() -> None:
+    """`/` opens Queue at `/queue`.
+
+    Streamlit serves its default page at `/` only, so a visible default Queue page would make
+    `/queue` links "page not found"; this hidden default page forwards instead.
+    """
+    st.switch_page(QUEUE_PAGE)
+
+
+def sections() -> dict[str, list[st.Page]]:
+    """Navigation sections; `url_path` is the slug a shared link carries (`/compare?runs=...`)."""
+    return {
+        "Experiments": [
+            st.Page(_home, title="Weather Lab", default=True, visibility="hidden"),
+            st.Page(QUEUE_PAGE, title="Queue", icon=":material/playlist_add:", url_path="queue"),
+            st.Page(RUNS_PAGE, title="Runs", icon=":material/table_rows:", url_path="runs"),
+            st.Page(
+                COMPARE_PAGE,
+                title="Compare",
+                icon=":material/stacked_line_chart:",
+                url_path="compare",
+            ),
+        ],
+        "Models": [
+            st.Page(
+                PREDICT_PAGE, title="Predict", icon=":material/image_search:", url_path="predict"
+            ),
+        ],
+    }
