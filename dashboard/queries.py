@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from db.artifacts import load_artifact
+from db.artifacts import load_artifact_meta
 from db.entities import EpochRecord, RunRecord
 from db.metrics import load_curves
 from db.models import ArtifactKind, RunStatus
@@ -160,10 +160,10 @@ def fetch_studies(database: Database) -> list[str]:
 def fetch_model_summary(database: Database, run_id: int) -> dict[str, Any] | None:
     """The stored model's summary (layers and parameters), or None if the run has no model."""
     with database.read() as session:
-        artifact = load_artifact(session, run_id, ArtifactKind.MODEL)
-    if artifact is None:
+        meta = load_artifact_meta(session, run_id, ArtifactKind.MODEL)
+    if meta is None:
         return None
-    return dict(artifact.meta.get("summary") or {})
+    return dict(meta.get("summary") or {})
 
 
 def clear_run_caches() -> None:

@@ -63,6 +63,14 @@ def load_artifact(session: Session, run_id: int, kind: ArtifactKind) -> StoredAr
     return StoredArtifact.from_row(row)
 
 
+def load_artifact_meta(session: Session, run_id: int, kind: ArtifactKind) -> dict[str, Any] | None:
+    """An artifact's metadata (e.g. the model summary) without reading its bytes."""
+    meta = session.scalar(
+        select(Artifact.meta).where(Artifact.run_id == run_id, Artifact.kind == kind)
+    )
+    return None if meta is None else dict(meta)
+
+
 def artifact_kinds(session: Session, run_ids: list[int]) -> dict[int, set[str]]:
     """Which artifacts each run has, without loading their bytes."""
     result: dict[int, set[str]] = {run_id: set() for run_id in run_ids}
