@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dashboard.auth import writes_allowed
 from dashboard.queries import clear_run_caches
 from db.models import RunStatus
 from db.queue import cancel_run, enqueue_many
@@ -15,8 +16,15 @@ from db.session import Database
 from trainer.config import ExperimentConfig
 
 
+def _check_access() -> None:
+    # Defence in depth: pages ask `can_write` first and show the sign-in form.
+    if not writes_allowed():
+        raise PermissionError("sign in to change runs (team mode)")
+
+
 def queue_configs(database: Database, configs: Sequence[ExperimentConfig]) -> list[int]:
     """Queue validated configs in one transaction (all or none); returns the new run ids."""
+    _check_access()
     with database.begin() as session:
         ids = enqueue_many(session, [config.to_new_run() for config in configs])
     clear_run_caches()
@@ -25,6 +33,7 @@ def queue_configs(database: Database, configs: Sequence[ExperimentConfig]) -> li
 
 def cancel(database: Database, run_id: int) -> RunStatus | None:
     """Cancel a queued run now, or ask a running run's worker to stop at its next check."""
+    _check_access()
     with database.begin() as session:
         status = cancel_run(session, run_id)
     clear_run_caches()

@@ -14,7 +14,11 @@ if _REPO_ROOT not in sys.path:  # Streamlit puts dashboard/ on sys.path, not the
 
 import streamlit as st  # noqa: E402
 
+from dashboard.auth import account_sidebar, require_viewer  # noqa: E402
 from dashboard.nav import sections  # noqa: E402
 
 st.set_page_config(page_title="Weather Lab", page_icon=":material/cloud:", layout="wide")
-st.navigation(sections()).run()
+page = st.navigation(sections())
+account_sidebar()
+require_viewer()
+page.run()

@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.actions import cancel, cancel_message, queue_configs
+from dashboard.auth import can_write
 from dashboard.config_form import (
     config_from_form,
     expand_grid,
@@ -35,6 +36,8 @@ def submit_run(database: Database, values: Mapping[str, Any]) -> None:
     except ConfigError as error:
         show_problems(error)
         return
+    if not can_write("queue runs"):
+        return
     [run_id] = queue_configs(database, [config])
     st.success(f"Queued run {run_id}", icon=":material/check_circle:")
 
@@ -60,6 +63,8 @@ def grid_panel(database: Database) -> None:
     st.markdown(f"#### Grid preview: {count} run{'' if count == 1 else 's'}")
     st.dataframe(grid_table(configs, preview["text"]), hide_index=True)
     if st.button(f"Queue {count} runs", type="primary", key="grid.queue"):
+        if not can_write("queue runs"):
+            return
         ids = queue_configs(database, [parse_config(config) for config in configs])
         del st.session_state[GRID_PREVIEW]
         st.success(f"Queued {_span(ids)}", icon=":material/check_circle:")
@@ -94,6 +99,8 @@ def _queue_report(database: Database, study: str, size: int, scale: float, datas
     except ConfigError as error:
         show_problems(error)
         return
+    if not can_write("queue runs"):
+        return
     ids = queue_configs(database, configs)
     st.success(f"Queued {_span(ids)} as study `{study}`", icon=":material/check_circle:")
 
@@ -124,5 +131,5 @@ def _cancel_controls(database: Database) -> None:
         key="cancel.run",
     )
     clicked = button_column.button("Cancel run", key="cancel.button", icon=":material/cancel:")
-    if clicked and run_id is not None:
+    if clicked and run_id is not None and can_write("cancel runs"):
         st.toast(cancel_message(run_id, cancel(database, run_id)))
