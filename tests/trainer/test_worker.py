@@ -206,3 +206,26 @@ def test_a_handed_back_run_resumes_from_its_last_epoch(
         ).all()
         assert load_artifact(session, run_id, ArtifactKind.CHECKPOINT) is None
     assert [tuple(row) for row in attempts] == [(1, 1), (2, 1), (3, 2), (4, 2)]
+
+
+def test_same_config_and_seed_give_the_same_first_epoch(
+    sqlite_database_url: str, tiny_sample: Path
+) -> None:
+    """Two deterministic runs of one config and seed record identical first-epoch metrics."""
+    fields = {
+        "dataset": str(tiny_sample),
+        "epochs": 1,
+        "deterministic": True,
+        "seed": 7,
+        "augmentation": {"horizontal_flip": True, "rotation_range": 5, "zoom_range": [0.8, 1.2]},
+    }
+    first = _queue(sqlite_database_url, **fields)
+    second = _queue(sqlite_database_url, **fields)
+    _work(sqlite_database_url, tiny_sample)
+    (_, [a]), (_, [b]) = _run(sqlite_database_url, first), _run(sqlite_database_url, second)
+    assert (a.loss, a.accuracy, a.val_loss, a.val_accuracy) == (
+        b.loss,
+        b.accuracy,
+        b.val_loss,
+        b.val_accuracy,
+    )
