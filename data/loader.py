@@ -3,26 +3,42 @@
 Two layouts are understood, the two the Multi-class Weather Dataset ships in: one folder per
 class (``cloudy/cloudy1.jpg``) or one flat folder where the file name starts with the class
 (``cloudy1.jpg``, ``sunrise12.jpg``).
+
+The scan opens every image before training starts (``data.images.check_training_image``), so a
+corrupt, unsupported or tiny file is skipped and reported up front instead of failing inside
+tf.data in the middle of an epoch.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
 from data.augment import AugmentSpec, augment_dataset
-from data.images import IMAGE_EXTENSIONS, decode_image, load_image_for_prediction
+from data.images import (
+    IMAGE_EXTENSIONS,
+    ImageError,
+    ImageProblem,
+    check_training_image,
+    decode_image,
+    load_image_for_prediction,
+)
 
 __all__ = [
     "DatasetError",
     "DatasetIndex",
+    "SkippedImage",
     "Split",
     "batches_per_epoch",
     "decode_image",
@@ -36,15 +52,28 @@ __all__ = [
 # "cloudy12.jpg" -> "cloudy", "Rain_7.png" -> "Rain": leading letters, then digits.
 _FLAT_NAME = re.compile(r"^([A-Za-z]+)[ _.(-]*\d")
 _CHUNK = 1 << 20
+# Pillow and TensorFlow both decode outside the GIL, so threads verify in parallel.
+_VERIFY_THREADS = min(8, os.cpu_count() or 1)
+_SHOWN = 5  # files named per warning line or error message
 
 
 class DatasetError(ValueError):
     """A dataset folder the trainer cannot use; message names the path and the problem."""
 
 
+class SkippedImage(NamedTuple):
+    """An image file the scan left out of training, and why."""
+
+    path: str  # absolute
+    reason: str  # e.g. "truncated: the JPEG data ends early (...)"
+
+
 @dataclass(frozen=True)
 class DatasetIndex:
-    """Every usable image of a dataset folder with its class, in a fixed order."""
+    """Every usable image of a dataset folder with its class, in a fixed order.
+
+    The three tuples of ``SkippedImage`` stay empty when the scan did not verify the images.
+    """
 
     root: str
     layout: str  # "folders" (one folder per class) or "flat" (cloudy12.jpg)
@@ -52,6 +81,32 @@ class DatasetIndex:
     files: tuple[str, ...]  # absolute paths, sorted
     labels: tuple[int, ...]  # index into class_names
     skipped: tuple[str, ...]  # files that were ignored: not images, or no class in the name
+    corrupt: tuple[SkippedImage, ...] = ()  # unreadable, truncated, damaged, not an image
+    unsupported: tuple[SkippedImage, ...] = ()  # real images TensorFlow would read wrongly
+    too_small: tuple[SkippedImage, ...] = ()  # under 8 px a side
+
+    def warnings(self) -> list[str]:
+        """One line per kind of left-out file, naming the first few, for the run's record.
+
+        For example ``"skipped 2 corrupt image(s): rain/rain7.jpg (truncated: ...),
+        rain/rain9.jpg (...)"``; an empty list when nothing was left out.
+        """
+        other = (
+            "non-image file(s)"
+            if self.layout == "folders"
+            else "file(s) that are not images or name no class"
+        )
+        lines = [_listing(other, [self._relative(p) for p in self.skipped])]
+        for label, items in (
+            ("corrupt image(s)", self.corrupt),
+            ("unsupported image(s)", self.unsupported),
+            ("too small image(s)", self.too_small),
+        ):
+            lines.append(_listing(label, [f"{self._relative(p)} ({r})" for p, r in items]))
+        return [line for line in lines if line]
+
+    def _relative(self, path: str) -> str:
+        return Path(path).relative_to(self.root).as_posix()
 
 
 @dataclass(frozen=True)
@@ -62,12 +117,20 @@ class Split:
     labels: tuple[int, ...]
 
 
-def scan_dataset(path: str | Path) -> DatasetIndex:
+def scan_dataset(path: str | Path, *, verify: bool = True) -> DatasetIndex:
     """List a dataset folder's images and classes, refusing folders that cannot be trained on.
 
+    Args:
+        path: the dataset folder.
+        verify: open every image (format by content, size, complete data, and TensorFlow
+            reading it as prediction would) and leave out the ones that fail, listed in the
+            index's ``corrupt``, ``unsupported`` and ``too_small``. Without it only names are
+            looked at, as the scan did before.
+
     Raises:
-        DatasetError: the path is missing or not a folder, holds no images, has fewer than two
-            classes, an empty class folder, or a class with fewer than two images.
+        DatasetError: the path is missing or not a folder, holds no images (or no usable
+            ones), has fewer than two classes, a class folder without images, a class whose
+            images are all unusable, or a class with fewer than two usable images.
     """
     root = Path(path).expanduser().resolve()
     if not root.exists():
@@ -88,7 +151,8 @@ def scan_dataset(path: str | Path) -> DatasetIndex:
     else:
         pairs, skipped = _scan_flat(root, entries)
         layout = "flat"
-    return _index(root, layout, pairs, skipped)
+    problems = _verify(root, [image for _, image in pairs]) if verify else {}
+    return _index(root, layout, pairs, skipped, problems)
 
 
 def stratified_split(
@@ -253,23 +317,61 @@ def _scan_flat(root: Path, entries: list[Path]) -> tuple[list[tuple[str, Path]],
     return pairs, skipped
 
 
+def _verify(root: Path, images: Sequence[Path]) -> dict[Path, ImageError]:
+    """The images that fail ``check_training_image``, with the error that says why."""
+    with ThreadPoolExecutor(max_workers=_VERIFY_THREADS) as pool:
+        errors = pool.map(lambda image: _check_file(root, image), images)
+        return {image: error for image, error in zip(images, errors, strict=True) if error}
+
+
+def _check_file(root: Path, path: Path) -> ImageError | None:
+    name = path.relative_to(root).as_posix()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return ImageError(name, f"cannot read the file ({exc.strerror or exc})")
+    try:
+        check_training_image(data, name)
+    except ImageError as error:
+        return error
+    return None
+
+
 def _index(
-    root: Path, layout: str, pairs: list[tuple[str, Path]], skipped: list[Path]
+    root: Path,
+    layout: str,
+    pairs: list[tuple[str, Path]],
+    skipped: list[Path],
+    problems: dict[Path, ImageError],
 ) -> DatasetIndex:
-    counts = Counter(name for name, _ in pairs)
+    usable = [(name, path) for name, path in pairs if path not in problems]
+    if not usable:
+        raise DatasetError(
+            f"{root}: none of its {len(pairs)} image(s) can be used "
+            f"({_problem_counts(problems.values())}): {_examples(problems.values())}; "
+            "replace them with readable JPEG, PNG, WebP, BMP or GIF images"
+        )
+    counts = Counter(name for name, _ in usable)
+    lost = sorted({name for name, _ in pairs} - set(counts))
+    if lost:
+        errors = [problems[path] for name, path in pairs if name in lost]
+        raise DatasetError(
+            f"{root}: class(es) {', '.join(lost)} have no usable images: {_examples(errors)}; "
+            "replace the files or remove the class"
+        )
     class_names = tuple(sorted(counts))
     if len(class_names) < 2:
         raise DatasetError(
             f"{root}: found only the class '{class_names[0]}'; a classifier needs at least "
             "2 classes"
         )
-    too_small = sorted(name for name, count in counts.items() if count < 2)
-    if too_small:
+    too_few = sorted(name for name, count in counts.items() if count < 2)
+    if too_few:
         raise DatasetError(
-            f"{root}: class(es) {', '.join(too_small)} have fewer than 2 images; each class "
-            "needs at least 2 so it can appear in both training and validation"
+            f"{root}: class(es) {', '.join(too_few)} have fewer than 2 usable images; each "
+            "class needs at least 2 so it can appear in both training and validation"
         )
-    ordered = sorted((str(path), class_names.index(name)) for name, path in pairs)
+    ordered = sorted((str(path), class_names.index(name)) for name, path in usable)
     return DatasetIndex(
         root=str(root),
         layout=layout,
@@ -277,7 +379,48 @@ def _index(
         files=tuple(path for path, _ in ordered),
         labels=tuple(label for _, label in ordered),
         skipped=tuple(sorted(str(path) for path in skipped)),
+        corrupt=_skipped_images(problems, ImageProblem.CORRUPT),
+        unsupported=_skipped_images(problems, ImageProblem.UNSUPPORTED),
+        too_small=_skipped_images(problems, ImageProblem.TOO_SMALL),
     )
+
+
+def _skipped_images(
+    problems: dict[Path, ImageError], problem: ImageProblem
+) -> tuple[SkippedImage, ...]:
+    return tuple(
+        sorted(
+            SkippedImage(str(path), error.reason)
+            for path, error in problems.items()
+            if error.problem is problem
+        )
+    )
+
+
+def _problem_counts(errors: Iterable[ImageError]) -> str:
+    counts = Counter(error.problem for error in errors)
+    return ", ".join(
+        f"{counts[problem]} {problem.value.replace('_', ' ')}"
+        for problem in ImageProblem
+        if counts[problem]
+    )
+
+
+def _examples(errors: Iterable[ImageError]) -> str:
+    """The first few errors, ordered by file name, as "a.jpg (truncated), ..."."""
+    ordered = sorted(errors, key=lambda error: error.name)
+    shown = ", ".join(f"{error.name} ({error.reason})" for error in ordered[:_SHOWN])
+    more = len(ordered) - _SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _listing(label: str, items: Sequence[str]) -> str:
+    """``"skipped N <label>: a, b, c and 2 more"``, or "" for no items."""
+    if not items:
+        return ""
+    more = len(items) - _SHOWN
+    shown = ", ".join(items[:_SHOWN]) + (f" and {more} more" if more > 0 else "")
+    return f"skipped {len(items)} {label}: {shown}"
 
 
 def _validation_quotas(sizes: list[int], fraction: float) -> list[int]:

@@ -184,7 +184,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
-    from data.images import ImageError
+    from data.images import MAX_UPLOAD_BYTES, ImageError
     from trainer.predict import ModelNotAvailable, load_run_model, predict_images
 
     database = _open_database(settings)
@@ -196,9 +196,15 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     for image in args.images:
         path = Path(image)
         try:
-            probabilities = predict_images(loaded, [path.read_bytes()])[0]
-        except (OSError, ImageError) as error:
-            print(f"{path}: error: {error}", file=sys.stderr)
+            with path.open("rb") as handle:  # never more than the cap: a huge file is refused
+                data = handle.read(MAX_UPLOAD_BYTES + 1)
+            probabilities = predict_images(loaded, [data], names=[str(path)])[0]
+        except OSError as error:
+            print(f"error: {path}: {error.strerror}", file=sys.stderr)
+            failures += 1
+            continue
+        except ImageError as error:
+            print(f"error: {error}", file=sys.stderr)
             failures += 1
             continue
         ranked = sorted(zip(loaded.class_names, probabilities, strict=True), key=lambda p: -p[1])

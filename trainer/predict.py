@@ -49,12 +49,20 @@ def load_run_model(database: Database, run_id: int) -> LoadedModel:
     )
 
 
-def predict_images(loaded: LoadedModel, images: Sequence[bytes]) -> np.ndarray:
+def predict_images(
+    loaded: LoadedModel, images: Sequence[bytes], names: Sequence[str] | None = None
+) -> np.ndarray:
     """Class probabilities, one row per image, preprocessed exactly as in training.
 
-    Raises data.loader's ImageError for bytes that are not a usable image.
+    Raises data.images.ImageError (naming the image) for bytes that are not a usable image.
     """
     if not images:
         return np.zeros((0, len(loaded.class_names)), dtype=np.float32)
-    batch = np.stack([load_image_for_prediction(data, loaded.image_size) for data in images])
+    labels = list(names) if names is not None else [f"image {i + 1}" for i in range(len(images))]
+    batch = np.stack(
+        [
+            load_image_for_prediction(data, loaded.image_size, name=name)
+            for data, name in zip(images, labels, strict=True)
+        ]
+    )
     return np.asarray(loaded.model.predict(batch, verbose=0), dtype=np.float32)

@@ -191,14 +191,6 @@ def stop_reason(
     return StopReason.COMPLETED, f"all {epochs_done} epochs done"
 
 
-def dataset_warnings(index: DatasetIndex) -> list[str]:
-    if not index.skipped:
-        return []
-    shown = ", ".join(Path(p).name for p in index.skipped[:5])
-    more = f" and {len(index.skipped) - 5} more" if len(index.skipped) > 5 else ""
-    return [f"skipped {len(index.skipped)} non-image file(s): {shown}{more}"]
-
-
 def train(
     config: ExperimentConfig,
     reporter: RunReporter,
@@ -224,7 +216,7 @@ def train(
     if not fresh_start and resume is None and not reporter.reset_progress():
         return Outcome(None)
     environment = describe_environment(device, dataset_fingerprint(index))
-    warnings = dataset_warnings(index)
+    warnings = index.warnings()
     if not reporter.set_info(
         class_names=index.class_names, environment=environment, warnings=warnings
     ):

@@ -161,7 +161,7 @@ def test_scan_rejects_a_class_with_one_image(tmp_path: Path) -> None:
     """A class with a single image cannot be split, and the error names it."""
     for name in ("cloudy1.jpg", "cloudy2.jpg", "rain1.jpg"):
         _write_image(tmp_path / name)
-    with pytest.raises(DatasetError, match="rain have fewer than 2 images"):
+    with pytest.raises(DatasetError, match="rain have fewer than 2 usable images"):
         scan_dataset(tmp_path)
 
 
@@ -389,5 +389,5 @@ def test_prediction_uses_the_first_gif_frame() -> None:
 
 def test_prediction_rejects_bytes_that_are_not_an_image() -> None:
     """Unreadable bytes raise ImageError with a message naming the accepted formats."""
-    with pytest.raises(ImageError, match="cannot read the upload as an image"):
+    with pytest.raises(ImageError, match=r"^upload: text, not a JPEG, PNG, WebP, BMP or GIF image"):
         load_image_for_prediction(b"definitely not a picture", 16)
