@@ -11,6 +11,10 @@ QUEUE_PAGE = VIEWS_DIR / "queue.py"
 RUNS_PAGE = VIEWS_DIR / "runs.py"
 COMPARE_PAGE = VIEWS_DIR / "compare.py"
 PREDICT_PAGE = VIEWS_DIR / "predict.py"
+RUN_PAGE = VIEWS_DIR / "run.py"  # /run?id=N, reached from links only
+WORKERS_PAGE = VIEWS_DIR / "workers.py"
+REPORTS_PAGE = VIEWS_DIR / "reports.py"
+REPORT_PAGE = VIEWS_DIR / "report.py"  # /report?id=..., reached from links only
 
 
 def _home() -> None:
@@ -23,7 +27,10 @@ def _home() -> None:
 
 
 def sections() -> dict[str, list[st.Page]]:
-    """Navigation sections; `url_path` is the slug a shared link carries (`/compare?runs=...`)."""
+    """Navigation sections; `url_path` is the slug a shared link carries (`/compare?runs=...`).
+
+    Run and Report pages are hidden from the sidebar (they need an `?id=`) but open by URL.
+    """
     return {
         "Experiments": [
             st.Page(_home, title="Weather Lab", default=True, visibility="hidden"),
@@ -35,10 +42,28 @@ def sections() -> dict[str, list[st.Page]]:
                 icon=":material/stacked_line_chart:",
                 url_path="compare",
             ),
+            st.Page(
+                RUN_PAGE,
+                title="Run",
+                icon=":material/science:",
+                url_path="run",
+                visibility="hidden",
+            ),
+            st.Page(WORKERS_PAGE, title="Workers", icon=":material/memory:", url_path="workers"),
         ],
         "Models": [
             st.Page(
                 PREDICT_PAGE, title="Predict", icon=":material/image_search:", url_path="predict"
+            ),
+        ],
+        "Share": [
+            st.Page(REPORTS_PAGE, title="Reports", icon=":material/bookmarks:", url_path="reports"),
+            st.Page(
+                REPORT_PAGE,
+                title="Report",
+                icon=":material/bookmark:",
+                url_path="report",
+                visibility="hidden",
             ),
         ],
     }

@@ -15,9 +15,9 @@ import streamlit as st
 
 from db.artifacts import load_artifact_meta
 from db.entities import EpochRecord, RunRecord
-from db.metrics import load_curves
+from db.metrics import CURVE_FIELDS, curve_table
 from db.models import ArtifactKind, RunStatus
-from db.runs import list_runs, list_studies, runs_with_model
+from db.runs import list_studies, run_table, runs_with_model
 from db.session import Database
 
 RUN_COLUMNS: tuple[str, ...] = (
@@ -90,13 +90,51 @@ def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
     return frame
 
 
+# The runs columns read straight from the table; the rest of RUN_COLUMNS is derived from them.
+RUN_FIELDS: tuple[str, ...] = tuple(
+    c for c in RUN_COLUMNS if c not in ("label", "progress", "epochs_text")
+)
+
+
+def _enum_value(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def run_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
+    """`db.runs.run_table(RUN_FIELDS)` rows as the same frame `runs_frame` builds, vectorised."""
+    frame = pd.DataFrame.from_records(list(rows), columns=list(RUN_FIELDS))
+    frame["label"] = [run_label(i, n) for i, n in zip(frame["id"], frame["name"], strict=True)]
+    frame["status"] = frame["status"].map(_enum_value)
+    frame["stop_reason"] = frame["stop_reason"].map(_enum_value)
+    frame["tags"] = frame["tags"].map(lambda tags: ", ".join(tags or ()))
+    frame["warnings"] = frame["warnings"].map(lambda items: list(items or ()))
+    frame["class_names"] = frame["class_names"].map(lambda names: list(names) if names else None)
+    epochs = frame["epochs"].astype(float)
+    done = frame["epochs_done"].astype(float)
+    frame["progress"] = (done / epochs.where(epochs > 0)).clip(upper=1.0).fillna(0.0)
+    frame["epochs_text"] = frame["epochs_done"].astype(str) + "/" + frame["epochs"].astype(str)
+    for column in _TIME_COLUMNS:
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    for column in ("best_val_accuracy", "last_val_accuracy", "learning_rate", "progress"):
+        frame[column] = frame[column].astype(float)
+    frame["augmented"] = frame["augmented"].astype(bool)
+    frame["cancel_requested"] = frame["cancel_requested"].astype(bool)
+    return frame[list(RUN_COLUMNS)]
+
+
 def curves_frame(records: Sequence[EpochRecord]) -> pd.DataFrame:
-    """Long format: one row per (run_id, epoch); missing metrics are NaN."""
+    """Long format: one row per (run_id, epoch); missing metrics are NaN.
+
+    `recorded_at` (when each epoch was stored) is kept when the records carry it, so the
+    wall-time axis can show real elapsed time; otherwise it is NaT.
+    """
     frame = pd.DataFrame(
         [{column: getattr(record, column) for column in CURVE_COLUMNS} for record in records],
         columns=list(CURVE_COLUMNS),
     )
     frame = frame.astype({c: float for c in CURVE_COLUMNS if c not in ("run_id", "epoch")})
+    stamps = [getattr(record, "recorded_at", None) for record in records]
+    frame["recorded_at"] = pd.to_datetime(pd.Series(stamps, dtype=object), utc=True)
     return frame.astype({"run_id": "int64", "epoch": "int64"})
 
 
@@ -132,15 +170,33 @@ def fetch_runs(
     """Runs newest first, optionally only some statuses, one study, or the newest `limit`."""
     wanted = [RunStatus(s) for s in statuses]
     with database.read() as session:
-        runs = list_runs(session, statuses=wanted or None, study=study, limit=limit)
-    return runs_frame(runs)
+        rows = run_table(session, RUN_FIELDS, statuses=wanted or None, study=study, limit=limit)
+    return run_table_frame(rows)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_runs_by_ids(database: Database, run_ids: tuple[int, ...]) -> pd.DataFrame:
+    """The given runs, newest first (a live panel refreshes only what it shows)."""
+    if not run_ids:
+        return runs_frame([])
+    with database.read() as session:
+        return run_table_frame(run_table(session, RUN_FIELDS, run_ids=list(run_ids)))
+
+
+def curve_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
+    """`db.metrics.curve_table` rows as the long curves frame, plus `recorded_at` (UTC)."""
+    frame = pd.DataFrame.from_records(list(rows), columns=list(CURVE_FIELDS))
+    frame = frame.astype({c: float for c in CURVE_COLUMNS if c not in ("run_id", "epoch")})
+    frame = frame.astype({"run_id": "int64", "epoch": "int64"})
+    frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True)
+    return frame
 
 
 @st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
 def fetch_curves(database: Database, run_ids: tuple[int, ...]) -> pd.DataFrame:
-    """Every recorded epoch of the given runs."""
+    """Every recorded epoch of the given runs (a column query: no ORM objects)."""
     with database.read() as session:
-        return curves_frame(load_curves(session, list(run_ids)))
+        return curve_table_frame(curve_table(session, list(run_ids)))
 
 
 @st.cache_data(ttl=10, show_spinner=False, hash_funcs=HASH_FUNCS)
@@ -169,4 +225,5 @@ def fetch_model_summary(database: Database, run_id: int) -> dict[str, Any] | Non
 def clear_run_caches() -> None:
     """Forget cached runs after this session wrote some, so the change shows at once."""
     fetch_runs.clear()
+    fetch_runs_by_ids.clear()
     fetch_studies.clear()

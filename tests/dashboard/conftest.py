@@ -177,3 +177,204 @@ def model_run(lab: Lab, tiny_model: tuple[bytes, dict]) -> int:
             stop_detail="all 1 epochs done",
         )
     return claimed.id
+
+
+# Evaluated runs, workers and attempts: the Run, Predict, Reports and Workers pages.
+
+VALIDATION_FILES = tuple(f"{name}/{name}{i}.jpg" for name in CLASS_NAMES for i in (1, 2))
+VALIDATION_LABELS = (0, 0, 1, 1, 2, 2, 3, 3)
+PREDICTED_A = (0, 0, 0, 1, 2, 2, 3, 3)  # gets position 2 (a rain photo) wrong
+PREDICTED_B = (1, 0, 1, 1, 2, 3, 3, 3)  # gets positions 0 and 5 wrong
+_THUMB_COLOURS = ((120, 120, 130), (60, 70, 110), (250, 220, 90), (240, 120, 60))
+
+
+@dataclass(frozen=True)
+class EvaluatedLab:
+    """`lab` plus evaluated runs, two workers and a run that was handed back once."""
+
+    lab: Lab
+    a: int  # succeeded, study "evald", evaluated, stored the tiny model, augmented
+    b: int  # succeeded, study "evald", same validation files as `a`, stored the tiny model
+    other: int  # succeeded, study "arch", evaluated on 3 classes: not comparable with a or b
+    urgent: int  # queued with priority 5: claimed before lab.queued
+    handed_back: int  # lab.queued: claimed once, handed back by its worker, queued again
+
+    @property
+    def database(self) -> Database:
+        return self.lab.database
+
+
+def _thumbnail(colour: tuple[int, int, int]) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.new("RGB", (24, 24), colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def _evaluation(class_names: list[str], true: tuple[int, ...], predicted: tuple[int, ...]) -> dict:
+    """The summary a worker stores (trainer/evaluate.py's format), computed by hand."""
+    import numpy as np
+
+    size = len(class_names)
+    matrix = np.zeros((size, size), dtype=int)
+    for t, p in zip(true, predicted, strict=True):
+        matrix[t, p] += 1
+    per_class = []
+    for i, name in enumerate(class_names):
+        tp, predicted_n, actual = matrix[i, i], matrix[:, i].sum(), matrix[i].sum()
+        precision = tp / predicted_n if predicted_n else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class.append(
+            {
+                "class": name,
+                "precision": float(precision),
+                "recall": float(recall),
+                "f1": float(f1),
+                "support": int(actual),
+            }
+        )
+    return {
+        "class_names": class_names,
+        "accuracy": float(np.mean(np.asarray(true) == np.asarray(predicted))),
+        "confusion_matrix": matrix.tolist(),
+        "per_class": per_class,
+        "images": len(true),
+    }
+
+
+def evaluated_run(
+    database: Database,
+    name: str,
+    predicted: tuple[int, ...],
+    *,
+    class_names: list[str] = CLASS_NAMES,
+    true: tuple[int, ...] = VALIDATION_LABELS,
+    files: tuple[str, ...] = VALIDATION_FILES,
+    model: tuple[bytes, dict] | None = None,
+    **fields: object,
+) -> int:
+    """Queue (priority 10, so it is claimed first), train 2 epochs, evaluate and succeed."""
+    from db.artifacts import save_artifact
+    from db.entities import PredictionRecord
+    from db.evaluation import save_evaluation
+    from db.models import ArtifactKind
+    from db.queue import set_run_info
+
+    queue_one(database, name, priority=10, epochs=2, **fields)
+    with database.begin() as session:
+        claimed = claim_next(session, "gpu-box")
+    assert claimed is not None and claimed.name == name
+    for epoch in (1, 2):
+        record = EpochRecord(
+            epoch=epoch,
+            loss=1.0 / epoch,
+            accuracy=0.6 + 0.1 * epoch,
+            val_loss=1.1 / epoch,
+            val_accuracy=0.55 + 0.1 * epoch,
+            learning_rate=0.001 / epoch,
+            epoch_seconds=2.0,
+        )
+        with database.begin() as session:
+            assert record_epoch(session, claimed.id, claimed.attempt, record)
+    predictions = [
+        PredictionRecord(
+            run_id=claimed.id,
+            position=i,
+            file=file,
+            true_label=t,
+            predicted_label=p,
+            confidence=0.8 if t == p else 0.6,
+            probabilities=tuple(
+                0.8 if c == p else 0.2 / (len(class_names) - 1) for c in range(len(class_names))
+            ),
+        )
+        for i, (file, t, p) in enumerate(zip(files, true, predicted, strict=True))
+    ]
+    thumbnails = [_thumbnail(_THUMB_COLOURS[t % 4]) for t in true]
+    environment = {
+        "python": "3.11",
+        "tensorflow": "2.21.0",
+        "keras": "3.15.1",
+        "device": "CPU",
+        "host": "gpu-box",
+        "git_commit": None,
+    }
+    with database.begin() as session:
+        assert set_run_info(
+            session, claimed.id, claimed.attempt, class_names=class_names, environment=environment
+        )
+        summary = _evaluation(class_names, true, predicted)
+        assert save_evaluation(
+            session, claimed.id, claimed.attempt, summary, predictions, thumbnails
+        )
+        if model is not None:
+            data, meta = model
+            assert save_artifact(
+                session, claimed.id, claimed.attempt, ArtifactKind.MODEL, data, meta
+            )
+        finish_run(
+            session,
+            claimed.id,
+            claimed.attempt,
+            status=RunStatus.SUCCEEDED,
+            stop_reason=StopReason.COMPLETED,
+            stop_detail="all 2 epochs done",
+        )
+    return claimed.id
+
+
+@pytest.fixture
+def evaluated_lab(lab: Lab, tiny_model: tuple[bytes, dict], tmp_path: Path) -> EvaluatedLab:
+    """`lab` plus runs of several studies with evaluations, workers and a handed-back run."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from db.clock import db_now
+    from db.models import Worker
+    from db.queue import release_run
+    from db.workers import beat_worker, register_worker
+
+    database = lab.database
+    nowhere = str(tmp_path / "not-on-this-machine")  # dataset unreadable: thumbnails are used
+    resnet = {"architecture": "resnet20", "image_size": 32, "dataset": nowhere}
+    a = evaluated_run(
+        database,
+        "adam <b>A</b>",
+        PREDICTED_A,
+        model=tiny_model,
+        study="evald",
+        augmentation={"horizontal_flip": True, "rotation_range": 10},
+        **resnet,
+    )
+    b = evaluated_run(
+        database, "sgd-b", PREDICTED_B, model=tiny_model, study="evald", optimizer="sgd", **resnet
+    )
+    other = evaluated_run(
+        database,
+        "three-classes",
+        (0, 1, 2),
+        class_names=["a", "b", "c"],
+        true=(0, 1, 1),
+        files=("a/1.jpg", "b/1.jpg", "b/2.jpg"),
+        study="arch",
+        dataset=nowhere,
+        image_size=128,  # its epoch times stay out of the 112 px runs' estimates
+    )
+    # The seeded queued run: claimed once, then its worker shut down and handed it back.
+    with database.begin() as session:
+        claimed = claim_next(session, "old-box")
+        assert claimed is not None and claimed.id == lab.queued
+        assert release_run(session, claimed.id, claimed.attempt)
+    urgent = queue_one(database, "urgent-run", priority=5)
+    with database.begin() as session:
+        alive = register_worker(session, "gpu-box", "gpu-host", 4242, "GPU:0 (RTX)")
+        beat_worker(session, alive, lab.running)
+        lost = register_worker(session, "old-box", "old-host", 99, "CPU")
+        long_ago = db_now(session) - timedelta(minutes=10)
+        session.execute(update(Worker).where(Worker.id == lost).values(heartbeat_at=long_ago))
+    return EvaluatedLab(lab, a, b, other, urgent, lab.queued)

@@ -92,3 +92,25 @@ def test_layers_frame_lists_layers_with_shapes() -> None:
     assert frame.to_dict("records") == [
         {"layer": "conv1", "type": "Conv2D", "output_shape": "75 x 75 x 32", "params": 896}
     ]
+
+
+def test_curves_frame_keeps_recorded_times_when_records_have_them() -> None:
+    """A record's `recorded_at` becomes a UTC timestamp; records without one give NaT."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Stamped(EpochRecord):
+        recorded_at: datetime | None = None
+
+    frame = curves_frame([Stamped(epoch=1, run_id=2, recorded_at=datetime(2026, 1, 1, tzinfo=UTC))])
+    assert frame.loc[0, "recorded_at"] == pd.Timestamp("2026-01-01", tz="UTC")
+    assert curves_frame([EpochRecord(epoch=1, run_id=2)])["recorded_at"].isna().all()
+
+
+def test_fetch_runs_by_ids_returns_only_those_runs(lab) -> None:
+    """The live panels refresh just the runs they show."""
+    from dashboard.queries import fetch_runs_by_ids
+
+    frame = fetch_runs_by_ids(lab.database, (lab.sgd, lab.running))
+    assert sorted(frame["id"]) == [lab.sgd, lab.running]
+    assert fetch_runs_by_ids(lab.database, ()).empty

@@ -1,0 +1,216 @@
+"""Cached reads for the Run, Predict, Reports and Workers pages (DataFrames and frozen records).
+
+Short TTLs for what workers change (runs, attempts, workers); longer ones for what is written
+once (a run's validation verdicts and thumbnails, a saved report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.queries import HASH_FUNCS, run_label
+from dashboard.run_charts import predictions_frame
+from db.artifacts import load_artifact, load_artifact_meta
+from db.entities import AttemptRecord, RunRecord
+from db.evaluation import load_predictions, load_thumbnails
+from db.metrics import EpochTime, epoch_times, load_curves
+from db.models import ArtifactKind, RunStatus
+from db.reports import ReportRecord, get_report, list_reports
+from db.runs import get_run, list_runs
+from db.session import Database
+from db.workers import list_attempts, list_workers
+
+# A worker that has not heartbeated for this long is shown as lost (the lease grace a worker
+# uses before requeueing a silent worker's run, trainer/worker.py).
+WORKER_GRACE = timedelta(seconds=90)
+CURVE_COLUMNS = (
+    "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_seconds",
+)  # fmt: skip
+ATTEMPT_COLUMNS = ("run_id", "attempt", "worker", "started_at", "ended_at", "outcome", "detail")
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_run(database: Database, run_id: int) -> RunRecord | None:
+    with database.read() as session:
+        return get_run(session, run_id)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_run_curves(database: Database, run_id: int) -> pd.DataFrame:
+    """One run's epochs; missing metrics are NaN."""
+    with database.read() as session:
+        records = load_curves(session, [run_id])
+    frame = pd.DataFrame(
+        [{c: getattr(r, c) for c in CURVE_COLUMNS} for r in records], columns=list(CURVE_COLUMNS)
+    )
+    return frame.astype({c: float for c in CURVE_COLUMNS if c != "epoch"})
+
+
+@st.cache_data(ttl=60, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_predictions(
+    database: Database, run_id: int, class_names: tuple[str, ...]
+) -> pd.DataFrame:
+    """A run's validation verdicts (`run_charts.predictions_frame`)."""
+    with database.read() as session:
+        records = load_predictions(session, [run_id])
+    return predictions_frame(records, class_names)
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_thumbnails(
+    database: Database, run_id: int, positions: tuple[int, ...]
+) -> dict[int, bytes]:
+    with database.read() as session:
+        return load_thumbnails(session, run_id, list(positions))
+
+
+@st.cache_data(ttl=10, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_model_meta(database: Database, run_id: int) -> dict[str, Any] | None:
+    """The stored model's metadata (classes, size, summary) without its bytes; None if none."""
+    with database.read() as session:
+        return load_artifact_meta(session, run_id, ArtifactKind.MODEL)
+
+
+def model_bytes(database: Database, run_id: int) -> bytes:
+    """The run's .keras file, checksum-verified (not cached: read once per download)."""
+    with database.read() as session:
+        artifact = load_artifact(session, run_id, ArtifactKind.MODEL)
+    if artifact is None:
+        raise LookupError(f"run {run_id} stored no model")
+    return artifact.data
+
+
+def attempts_frame(attempts: Sequence[AttemptRecord]) -> pd.DataFrame:
+    rows = [
+        {
+            "run_id": a.run_id,
+            "attempt": a.attempt,
+            "worker": a.worker,
+            "started_at": a.started_at,
+            "ended_at": a.ended_at,
+            "outcome": a.outcome.value,
+            "detail": a.detail,
+        }
+        for a in attempts
+    ]
+    frame = pd.DataFrame(rows, columns=list(ATTEMPT_COLUMNS))
+    for column in ("started_at", "ended_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_attempts(database: Database, run_ids: tuple[int, ...]) -> pd.DataFrame:
+    with database.read() as session:
+        return attempts_frame(list_attempts(session, list(run_ids)))
+
+
+@st.cache_data(ttl=10, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_evaluated_runs(database: Database) -> pd.DataFrame:
+    """Succeeded runs with a validation evaluation: id, label, classes, images, accuracy."""
+    with database.read() as session:
+        runs = list_runs(session, statuses=[RunStatus.SUCCEEDED])
+    rows = [
+        {
+            "id": run.id,
+            "label": run_label(run.id, run.name),
+            "class_names": tuple(run.evaluation.get("class_names") or ()),
+            "images": int(run.evaluation.get("images") or 0),
+            "accuracy": float(run.evaluation.get("accuracy") or 0.0),
+        }
+        for run in runs
+        if run.evaluation
+    ]
+    return pd.DataFrame(rows, columns=["id", "label", "class_names", "images", "accuracy"])
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_workers(database: Database) -> pd.DataFrame:
+    """Workers seen in the last day, newest first, with `status` alive / stopped / lost."""
+    with database.read() as session:
+        workers = list_workers(session, WORKER_GRACE)
+    rows = [
+        {
+            "name": w.name,
+            "host": w.host,
+            "pid": w.pid,
+            "device": w.device,
+            "status": "alive" if w.alive else ("stopped" if w.stopped_at else "lost"),
+            "started_at": w.started_at,
+            "heartbeat_at": w.heartbeat_at,
+            "current_run_id": w.current_run_id if w.alive else None,
+        }
+        for w in workers
+    ]
+    columns = [
+        "name", "host", "pid", "device", "status", "started_at", "heartbeat_at", "current_run_id",
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in ("started_at", "heartbeat_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame.astype({"current_run_id": "Int64"})
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_active_runs(database: Database) -> list[RunRecord]:
+    """Running and queued runs (frozen records; small in number)."""
+    with database.read() as session:
+        return list_runs(session, statuses=[RunStatus.RUNNING, RunStatus.QUEUED])
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_recent_runs(database: Database, limit: int) -> list[RunRecord]:
+    with database.read() as session:
+        return list_runs(session, limit=limit)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_epoch_seconds(database: Database, run_ids: tuple[int, ...]) -> dict[int, list[float]]:
+    """Each run's recorded epoch durations, in epoch order."""
+    with database.read() as session:
+        records = load_curves(session, list(run_ids))
+    seconds: dict[int, list[float]] = {run_id: [] for run_id in run_ids}
+    for record in records:
+        if record.run_id is not None and record.epoch_seconds is not None:
+            seconds[record.run_id].append(record.epoch_seconds)
+    return seconds
+
+
+@st.cache_data(ttl=30, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_epoch_times(database: Database) -> list[EpochTime]:
+    with database.read() as session:
+        return epoch_times(session)
+
+
+@st.cache_data(ttl=5, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_reports(database: Database) -> pd.DataFrame:
+    """Saved reports, newest first (without their figures)."""
+    with database.read() as session:
+        reports = list_reports(session)
+    frame = pd.DataFrame(
+        [
+            {
+                "id": r.id,
+                "title": r.title,
+                "kind": r.kind,
+                "created_at": r.created_at,
+                "runs": ", ".join(str(i) for i in r.run_ids),
+            }
+            for r in reports
+        ],
+        columns=["id", "title", "kind", "created_at", "runs"],
+    )
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    return frame
+
+
+@st.cache_data(ttl=300, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_report(database: Database, report_id: str) -> ReportRecord | None:
+    """A saved report; reports never change, so it is cached for long."""
+    with database.read() as session:
+        return get_report(session, report_id)

@@ -1,0 +1,71 @@
+"""Hyper-parameters as columns: formatting, flattened configs, differences, repeats."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboard.knobs import differing, flatten, format_value, hyperparameters, repeat_groups
+
+
+def _runs(*configs: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": range(1, len(configs) + 1),
+            "config": list(configs),
+            "augmented": [True] * len(configs),
+            "study": ["s"] * len(configs),
+        }
+    )
+
+
+def test_format_value_shows_values_as_legends_do() -> None:
+    """Floats compact, booleans yes/no, missing none, lists bracketed."""
+    assert [format_value(v) for v in (0.001, True, None, float("nan"), (0.2, 0.5), 16)] == [
+        "0.001", "yes", "none", "none", "[0.2, 0.5]", "16",
+    ]  # fmt: skip
+
+
+def test_flatten_dots_nested_keys_and_freezes_lists() -> None:
+    """Nested dicts become dotted keys; lists become tuples (hashable)."""
+    assert flatten({"a": 1, "aug": {"zoom": [0.2, 0.5], "flip": True}}) == {
+        "a": 1,
+        "aug.zoom": (0.2, 0.5),
+        "aug.flip": True,
+    }
+
+
+def test_hyperparameters_drop_fields_that_do_not_change_training() -> None:
+    """name, tags and priority are left out; augmented and study are added."""
+    frame = hyperparameters(_runs({"name": "x", "tags": ["t"], "priority": 3, "optimizer": "sgd"}))
+    assert sorted(frame.columns) == ["augmented", "optimizer", "study"]
+    assert frame.index.tolist() == [1]
+
+
+def test_differing_finds_nested_fields_and_puts_key_knobs_first() -> None:
+    """A nested field that differs is found; key knobs lead, in their usual order."""
+    frame = hyperparameters(
+        _runs(
+            {"optimizer": "sgd", "early_stopping": {"patience": 4}, "seed": 0},
+            {"optimizer": "adam", "early_stopping": {"patience": 6}, "seed": 0},
+        )
+    )
+    assert differing(frame) == ["optimizer", "early_stopping.patience"]
+
+
+def test_differing_counts_a_missing_value_as_a_value() -> None:
+    """A field one run lacks (None) differs from one that has it."""
+    frame = hyperparameters(_runs({"reduce_lr": None}, {"reduce_lr": {"factor": 0.1}}))
+    assert differing(frame) == ["reduce_lr.factor"]
+
+
+def test_repeat_groups_join_runs_that_differ_only_in_seed() -> None:
+    """Same settings with seeds 0 and 1 share a group; another optimizer does not."""
+    frame = hyperparameters(
+        _runs(
+            {"optimizer": "sgd", "seed": 0},
+            {"optimizer": "sgd", "seed": 1},
+            {"optimizer": "adam", "seed": 0},
+        )
+    )
+    groups = repeat_groups(frame).tolist()
+    assert groups[0] == groups[1] != groups[2]

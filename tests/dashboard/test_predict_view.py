@@ -1,0 +1,76 @@
+"""The Predict page through AppTest: several runs' models side by side, Grad-CAM, bad files."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.conftest import CLASS_NAMES, EvaluatedLab, Lab, open_page
+
+
+def _png(size: int = 40) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), (90, 140, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def test_predict_without_models_points_to_queue(lab: Lab) -> None:
+    """With no stored model, Predict says so and links to the Queue page."""
+    at = open_page("predict")
+    assert not at.exception
+    assert "No run has a model yet" in at.info[0].value
+    assert at.get("page_link")
+
+
+def test_predict_runs_come_from_the_url_and_the_old_run_param_still_works(
+    evaluated_lab: EvaluatedLab,
+) -> None:
+    """`?runs=a,b` picks both models; the older `?run=b` is read as `?runs=b`."""
+    lab = evaluated_lab
+    at = open_page("predict", runs=f"{lab.a},{lab.b}")
+    assert not at.exception
+    assert at.multiselect(key="predict.runs").value == [lab.a, lab.b]
+    at = open_page("predict", run=str(lab.b))
+    assert at.multiselect(key="predict.runs").value == [lab.b]
+    assert at.query_params["runs"] == str(lab.b) and "run" not in at.query_params
+
+
+def test_two_runs_side_by_side_with_grad_cam_and_one_error_per_bad_file(
+    evaluated_lab: EvaluatedLab,
+) -> None:
+    """Each run gives top-k bars and a Grad-CAM overlay; a non-image gets one error naming it."""
+    lab = evaluated_lab
+    at = open_page("predict", runs=f"{lab.a},{lab.b}", k="2")
+    at.file_uploader(key="predict.files").set_value(
+        [("sky.png", _png(), "image/png"), ("notes.jpg", b"not an image", "image/jpeg")]
+    )
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1 and at.error[0].value.startswith("notes.jpg: ")
+    bars = _figures(at)
+    assert len(bars) == 2  # one per run, for the one good image
+    assert all(
+        len(f["data"][0]["y"]) == 2 and set(f["data"][0]["y"]) <= set(CLASS_NAMES) for f in bars
+    )
+    captions = [caption for image in at.get("image") for caption in image.captions]
+    assert captions[0] == "sky.png"
+    assert len([c for c in captions if c.startswith("Grad-CAM for ")]) == 2
+
+
+def test_grad_cam_can_be_switched_off_in_the_url(evaluated_lab: EvaluatedLab) -> None:
+    """`?cam=0` shows probabilities without heatmaps."""
+    at = open_page("predict", runs=str(evaluated_lab.a), cam="0")
+    at.file_uploader(key="predict.files").set_value([("sky.png", _png(), "image/png")])
+    at.run()
+    assert not at.exception
+    assert at.toggle(key="predict.cam").value is False
+    assert [c for image in at.get("image") for c in image.captions] == ["sky.png"]
+    assert len(_figures(at)) == 1
