@@ -210,12 +210,20 @@ def train(
     keras.mixed_precision.set_global_policy(
         "mixed_float16" if config.mixed_precision else "float32"
     )
+    # Start-up (verifying the dataset, fingerprinting it) can take a while on a big dataset:
+    # heartbeat between the steps so the lease never lapses before the first batch.
+    if not reporter.heartbeat().held:
+        return Outcome(None)
     index = scan_dataset(resolve_dataset_path(config.dataset))
+    if not reporter.heartbeat().held:
+        return Outcome(None)
     train_split, val_split = stratified_split(index, config.validation_split, config.seed)
     resume = None if fresh_start else reporter.load_checkpoint()
     if not fresh_start and resume is None and not reporter.reset_progress():
         return Outcome(None)
     environment = describe_environment(device, dataset_fingerprint(index))
+    if not reporter.heartbeat().held:
+        return Outcome(None)
     warnings = index.warnings()
     if not reporter.set_info(
         class_names=index.class_names, environment=environment, warnings=warnings
