@@ -314,7 +314,7 @@ def test_model_with_random_augment_trains() -> None:
 
 
 def test_random_augment_opts_out_of_xla() -> None:
-    """The layer tells Keras not to jit-compile it (XLA has no ImageProjectiveTransformV3)."""
+    """The layer tells Keras not to jit-compile the model around its random ops."""
     assert RandomAugment(STUDY_SPEC).supports_jit is False
 
 
