@@ -251,10 +251,25 @@ def requeue_lost(session: Session, grace: timedelta) -> tuple[list[int], list[in
     """Recover runs whose worker stopped heartbeating for longer than `grace`.
 
     Runs with attempts left go back to the queue (their checkpoint lets them resume); the
-    others end as failed with the reason "worker lost". Returns (requeued ids, failed ids).
+    others end as failed with the reason "worker lost"; runs whose cancel was requested end
+    cancelled. Returns (requeued ids, failed ids).
     """
     cutoff = db_now(session) - grace
     lost = and_(Run.status == RunStatus.RUNNING, Run.heartbeat_at < cutoff)
+    dialect = session.get_bind().dialect.name
+    # A run cancelled while its worker was already dead is not trained again: it ends here.
+    cancelled = session.scalars(
+        update(Run)
+        .where(lost, Run.cancel_requested.is_(True))
+        .values(
+            status=RunStatus.CANCELLED,
+            stop_reason=StopReason.CANCELLED,
+            stop_detail="cancelled; its worker had stopped",
+            finished_at=now_expr(dialect),
+        )
+        .returning(Run.id)
+        .execution_options(synchronize_session=False)
+    ).all()
     failed = session.scalars(
         update(Run)
         .where(lost, Run.attempt >= Run.max_attempts)
@@ -276,6 +291,6 @@ def requeue_lost(session: Session, grace: timedelta) -> tuple[list[int], list[in
         .execution_options(synchronize_session=False)
     ).all()
     detail = f"no heartbeat for {grace.total_seconds():g} s"
-    for run_id in [*failed, *requeued]:
+    for run_id in [*cancelled, *failed, *requeued]:
         _end_attempt(session, run_id, RunAttempt.attempt.is_not(None), AttemptOutcome.LOST, detail)
     return list(requeued), list(failed)
