@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dashboard.auth import writes_allowed
 from dashboard.queries import clear_run_caches
 from db.models import RunStatus
-from db.queue import cancel_run, enqueue_many
+from db.queue import cancel_run, delete_run, enqueue_many
+from db.queue import rerun as queue_rerun
 from db.session import Database
 from trainer.config import ExperimentConfig
 
@@ -49,3 +50,21 @@ def cancel_message(run_id: int, status: RunStatus | None) -> str:
     if status is RunStatus.RUNNING:
         return f"Asked run {run_id}'s worker to stop; it does so at its next heartbeat."
     return f"Run {run_id} had already {status.value}; nothing to cancel."
+
+
+def rerun(database: Database, run_id: int) -> int | None:
+    """Queue a copy of a finished, failed or cancelled run; returns the new run's id."""
+    _check_access()
+    with database.begin() as session:
+        new_id = queue_rerun(session, run_id)
+    clear_run_caches()
+    return new_id
+
+
+def delete(database: Database, run_id: int) -> bool:
+    """Delete a run that is not running, with everything stored for it."""
+    _check_access()
+    with database.begin() as session:
+        deleted = delete_run(session, run_id)
+    clear_run_caches()
+    return deleted

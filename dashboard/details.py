@@ -14,8 +14,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.actions import cancel, cancel_message, delete, rerun
+from dashboard.auth import can_write
 from dashboard.imaging import augmentation_preview, dataset_samples, decode_rgb
-from dashboard.nav import COMPARE_PAGE, PREDICT_PAGE
+from dashboard.nav import COMPARE_PAGE, PREDICT_PAGE, QUEUE_PAGE, RUNS_PAGE
 from dashboard.queries import HASH_FUNCS
 from dashboard.run_charts import (
     confusion_array,
@@ -37,6 +39,7 @@ from dashboard.run_queries import (
 )
 from db.artifacts import ArtifactIntegrityError
 from db.entities import RunRecord
+from db.models import RunStatus
 from db.session import Database
 
 Figures = dict[str, go.Figure]
@@ -114,6 +117,35 @@ def run_links(database: Database, run: RunRecord) -> None:
         icon=":material/stacked_line_chart:",
         query_params={"runs": str(run.id)},
     )
+    st.page_link(
+        QUEUE_PAGE,
+        label="Clone into the form",
+        icon=":material/content_copy:",
+        query_params={"clone": str(run.id)},
+    )
+    run_controls(database, run)
+
+
+def run_controls(database: Database, run: RunRecord) -> None:
+    """Cancel, re-run or delete the run (team mode: signed-in users only)."""
+    active = run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+    if active and not run.cancel_requested:
+        clicked = st.button("Cancel run", icon=":material/cancel:", key="run.cancel")
+        if clicked and can_write("cancel runs"):
+            st.toast(cancel_message(run.id, cancel(database, run.id)))
+            st.rerun()
+    if run.status.is_final:
+        clicked = st.button("Re-run", icon=":material/replay:", key="run.rerun")
+        new_id = rerun(database, run.id) if clicked and can_write("re-run runs") else None
+        if new_id is not None:
+            st.toast(f"Queued run {new_id}, a copy of run {run.id}.")
+    if run.status is not RunStatus.RUNNING:
+        with st.popover("Delete", icon=":material/delete:"):
+            st.write(f"Delete run {run.id} with its curves, model and verdicts? No undo.")
+            clicked = st.button("Delete for good", type="primary", key="run.delete")
+            if clicked and can_write("delete runs"):
+                delete(database, run.id)
+                st.switch_page(RUNS_PAGE)
 
 
 def curves_panel(database: Database, run: RunRecord, figures: Figures) -> None:

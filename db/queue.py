@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, select, update
+from sqlalchemy import CursorResult, and_, delete, select, update
 from sqlalchemy.orm import Session
 
 from db.clock import db_now, now_expr
@@ -294,3 +294,42 @@ def requeue_lost(session: Session, grace: timedelta) -> tuple[list[int], list[in
     for run_id in [*cancelled, *failed, *requeued]:
         _end_attempt(session, run_id, RunAttempt.attempt.is_not(None), AttemptOutcome.LOST, detail)
     return list(requeued), list(failed)
+
+
+def rerun(session: Session, run_id: int) -> int | None:
+    """Queue a fresh copy of a finished run's config (its history stays); None if none such."""
+    source = session.get(Run, run_id)
+    if source is None or source.status not in FINAL_STATUSES:
+        return None
+    copy = NewRun(
+        name=f"{source.name} (re-run of {source.id})"[:200],
+        config=dict(source.config),
+        dataset=source.dataset,
+        architecture=source.architecture,
+        optimizer=source.optimizer,
+        learning_rate=source.learning_rate,
+        batch_size=source.batch_size,
+        epochs=source.epochs,
+        image_size=source.image_size,
+        augmented=source.augmented,
+        seed=source.seed,
+        tags=tuple(source.tags or ()),
+        priority=source.priority,
+        study=source.study,
+        max_attempts=source.max_attempts,
+        config_hash=source.config_hash,
+    )
+    return enqueue(session, copy)
+
+
+def delete_run(session: Session, run_id: int) -> bool:
+    """Delete a run that is not running, with its metrics, models and verdicts (cascade)."""
+    result = cast(
+        "CursorResult[Any]",
+        session.execute(
+            delete(Run)
+            .where(Run.id == run_id, Run.status != RunStatus.RUNNING)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount == 1

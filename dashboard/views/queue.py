@@ -6,7 +6,8 @@ import streamlit as st
 
 from dashboard.config_form import dataset_default, default_config, form_defaults, render_config_form
 from dashboard.queue_panels import grid_panel, preview_grid, recent_runs, report_panel, submit_run
-from dashboard.state import require_database
+from dashboard.run_queries import fetch_run
+from dashboard.state import parse_ids, require_database, url_param
 from settings import Settings
 
 settings = Settings.from_env()
@@ -15,7 +16,14 @@ dataset = dataset_default(settings.dataset_dir)
 
 st.title("Queue runs")
 st.caption("Workers pick queued runs up in priority order; this page never trains.")
-submitted = render_config_form(form_defaults(default_config(dataset)))
+defaults = default_config(dataset)
+clone = parse_ids(url_param("clone"))
+source = fetch_run(database, clone[0]) if clone else None
+if source is not None:
+    # `?clone=N` (from a run's page): the form starts from that run's config.
+    defaults = {**defaults, **source.config, "name": f"{source.name} (copy)"[:200]}
+    st.info(f"The form starts from run {source.id}'s config; change it and queue.")
+submitted = render_config_form(form_defaults(defaults))
 if submitted.action == "queue":
     submit_run(database, submitted.values)
 elif submitted.action == "grid":

@@ -175,3 +175,45 @@ def test_enqueue_many_is_all_or_nothing(database: Database) -> None:
         queue.enqueue_many(session, [new_run("a"), new_run("b")])
         raise RuntimeError("boom")
     assert _claim(database) is None
+
+
+def test_rerun_queues_a_copy_of_a_finished_run(database: Database) -> None:
+    """Re-running a finished run queues a new run with the same config; the old one stays."""
+    (run_id,) = _enqueue(database, "a")
+    with database.begin() as session:
+        queue.cancel_run(session, run_id)
+    with database.begin() as session:
+        new_id = queue.rerun(session, run_id)
+    assert new_id is not None and new_id != run_id
+    with database.read() as session:
+        old, new = get_run(session, run_id), get_run(session, new_id)
+    assert old is not None and new is not None
+    assert new.status is RunStatus.QUEUED and new.config == old.config
+    assert old.status is RunStatus.CANCELLED
+
+
+def test_rerun_refuses_a_run_still_queued(database: Database) -> None:
+    """A queued run is not copied (it will run anyway)."""
+    (run_id,) = _enqueue(database, "a")
+    with database.begin() as session:
+        assert queue.rerun(session, run_id) is None
+
+
+def test_delete_removes_a_finished_run_but_not_a_running_one(database: Database) -> None:
+    """Deleting works for finished runs, cascades to metrics, and refuses running runs."""
+    first, second = _enqueue(database, "a", "b")
+    claimed = _claim(database)
+    assert claimed is not None and claimed.id == first
+    with database.begin() as session:
+        record_epoch(session, first, claimed.attempt, EpochRecord(epoch=1, loss=1.0))
+    with database.begin() as session:
+        assert not queue.delete_run(session, first)
+        assert queue.delete_run(session, second)
+    with database.begin() as session:
+        queue.finish_run(
+            session, first, claimed.attempt, status=RunStatus.FAILED, stop_reason=StopReason.FAILED
+        )
+    with database.begin() as session:
+        assert queue.delete_run(session, first)
+    with database.read() as session:
+        assert get_run(session, first) is None and get_run(session, second) is None
