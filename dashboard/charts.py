@@ -555,30 +555,3 @@ def parcoords_figure(
     )
     figure.update_layout(height=460, margin={"l": 60, "r": 40, "t": 70, "b": 30})
     return figure
-
-
-def probabilities_figure(class_names: Sequence[str], probabilities: Sequence[float]) -> go.Figure:
-    """A horizontal bar per class, most likely on top."""
-    if len(class_names) != len(probabilities):
-        raise ValueError(f"{len(class_names)} class names but {len(probabilities)} probabilities")
-    order = np.argsort(-np.asarray(probabilities, dtype=float), kind="stable")
-    names = [str(class_names[i]) for i in order]
-    values = [float(probabilities[i]) for i in order]
-    figure = go.Figure(
-        go.Bar(
-            x=values,
-            y=names,
-            orientation="h",
-            text=[f"{v:.1%}" for v in values],
-            textposition="auto",
-            marker={"color": [PALETTE[0]] + [PALETTE[7]] * (len(values) - 1)},
-            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        xaxis={"range": [0, 1.02], "tickformat": ".0%", "dtick": 0.2, "title": "probability"},
-        yaxis={"autorange": "reversed"},
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        height=80 + 36 * len(values),
-    )
-    return figure

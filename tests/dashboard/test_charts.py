@@ -19,9 +19,9 @@ from dashboard.charts import (
     line_groups,
     panels,
     parcoords_figure,
-    probabilities_figure,
 )
 from dashboard.queries import curves_frame
+from dashboard.run_charts import top_k_figure
 
 
 def _runs(**knobs: list) -> pd.DataFrame:
@@ -282,7 +282,7 @@ def test_figure_html_embeds_plotly_js() -> None:
 
 def test_probabilities_sorted_most_likely_first() -> None:
     """Bars are ordered by probability, highest first and drawn on top."""
-    figure = probabilities_figure(["cloudy", "rain", "shine", "sunrise"], [0.1, 0.6, 0.05, 0.25])
+    figure = top_k_figure(["cloudy", "rain", "shine", "sunrise"], [0.1, 0.6, 0.05, 0.25], 4)
     bar = figure.data[0]
     assert list(bar.y) == ["rain", "sunrise", "cloudy", "shine"]
     assert list(bar.x) == pytest.approx([0.6, 0.25, 0.1, 0.05])
@@ -292,4 +292,4 @@ def test_probabilities_sorted_most_likely_first() -> None:
 def test_probabilities_need_one_per_class() -> None:
     """Mismatched class names and probabilities raise ValueError."""
     with pytest.raises(ValueError):
-        probabilities_figure(["a", "b"], [1.0])
+        top_k_figure(["a", "b"], [1.0], 2)
