@@ -22,9 +22,10 @@ from dashboard import charts, knobs
 from dashboard.charts import DEFAULT_METRICS, PLOT_CONFIG, SERIES_TITLES, CurveOptions
 from dashboard.curve_data import SERIES, run_metrics
 from dashboard.queries import fetch_curves, fetch_runs_by_ids
+from dashboard.report_panels import save_report_button
 from dashboard.run_filter import RunFilter
 from dashboard.run_select import filter_bar, selection_table
-from dashboard.state import encode, parse_choices, parse_ids, set_url_params, url_index
+from dashboard.state import encode, parse_choices, parse_ids, set_url_params, share_path, url_index
 from dashboard.tables import column_config, diff_table, highlight_css, pick, run_links, styled
 from db.session import Database
 
@@ -247,9 +248,18 @@ def curves_view(data: Compared, options: CurveOptions) -> None:
         return
     figure = charts.compare_figure(data.curves, data.drawn, options, describe=data.differing)
     st.plotly_chart(figure, key="compare.chart", config=PLOT_CONFIG)
-    left, right, _ = st.columns([1, 1, 4])
+    left, right, report, _ = st.columns([1, 1, 1, 3])
     with left:
         _download_figure(figure, "compare-curves", "compare.curves_html")
+    with report:
+        save_report_button(
+            "compare",
+            state=dict(st.query_params),
+            runs=data.runs,
+            figures={"Curves": figure},
+            view=share_path("compare"),
+            key="compare.report",
+        )
     names = data.drawn.set_index("id")["name"]
     right.download_button(
         "Curves (CSV)",

@@ -203,3 +203,18 @@ def test_compare_with_nothing_picked_says_what_to_do(lab: Lab) -> None:
     at = open_page("compare")
     assert not at.exception and not _figures(at)
     assert "Pick runs" in at.info[0].value
+
+
+def test_compare_saves_the_view_as_a_report(lab: Lab) -> None:
+    """Save as report on Compare freezes the curves figure and the picked runs under an id."""
+    from db.reports import list_reports
+
+    at = open_page("compare", runs=f"{lab.adam},{lab.sgd}")
+    title = next(t for t in at.text_input if t.label == "Title")
+    title.set_value("adam vs sgd")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception
+    assert any("Saved report" in s.value for s in at.success)
+    with lab.database.read() as session:
+        reports = list_reports(session)
+    assert [r.title for r in reports] == ["adam vs sgd"]
