@@ -17,8 +17,11 @@ from dashboard.config_form import (
 )
 from dashboard.queries import fetch_runs
 from dashboard.tables import RECENT_COLUMNS, column_config, pick
+from db.metrics import epoch_times
+from db.runs import runs_by_config_hash
 from db.session import Database
-from trainer.config import ConfigError, parse_config
+from trainer.config import ConfigError, ExperimentConfig, parse_config
+from trainer.estimate import PlannedRun, plan
 from trainer.presets import report_study
 
 GRID_PREVIEW = "grid.preview"  # session_state: the last previewed grid, until queued
@@ -53,6 +56,14 @@ def preview_grid(values: Mapping[str, Any], text: str) -> None:
     st.session_state[GRID_PREVIEW] = {"text": text, "configs": [c.to_json() for c in configs]}
 
 
+def plan_grid(database: Database, configs: list[ExperimentConfig]) -> list[PlannedRun]:
+    """Which grid configs repeat existing runs, and how long each should take."""
+    with database.read() as session:
+        existing = runs_by_config_hash(session, [c.identity_hash() for c in configs])
+        history = epoch_times(session)
+    return plan(configs, existing, history)
+
+
 def grid_panel(database: Database) -> None:
     """The previewed grid: how many runs, their varied values, and the button that queues them."""
     preview = st.session_state.get(GRID_PREVIEW)
@@ -61,7 +72,25 @@ def grid_panel(database: Database) -> None:
     configs = preview["configs"]
     count = len(configs)
     st.markdown(f"#### Grid preview: {count} run{'' if count == 1 else 's'}")
-    st.dataframe(grid_table(configs, preview["text"]), hide_index=True)
+    planned = plan_grid(database, [parse_config(config) for config in configs])
+    table = grid_table(configs, preview["text"])
+    table["same as run"] = [", ".join(map(str, p.duplicate_of)) or "" for p in planned]
+    table["est. minutes"] = [
+        None if p.estimated_seconds is None else round(p.estimated_seconds / 60, 1) for p in planned
+    ]
+    st.dataframe(table, hide_index=True)
+    repeats = sum(bool(p.duplicate_of) for p in planned)
+    known = [p.estimated_seconds for p in planned if p.estimated_seconds is not None]
+    estimate = f"at most ~{sum(known) / 60:.0f} min of training" if known else "no estimate yet"
+    st.caption(
+        f"{repeats} of {count} repeat a queued, running or succeeded run; {estimate}"
+        + (
+            f" ({count - len(known)} without past epochs to go by)"
+            if 0 < len(known) < count
+            else ""
+        )
+        + ". Estimates come from past epochs of the same architecture and image size."
+    )
     if st.button(f"Queue {count} runs", type="primary", key="grid.queue"):
         if not can_write("queue runs"):
             return

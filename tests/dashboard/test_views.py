@@ -87,7 +87,15 @@ def test_grid_preview_counts_combinations(lab: Lab) -> None:
     assert not at.exception
     assert any("4 runs" in m.value for m in at.markdown)
     preview = at.dataframe[0].value
-    assert list(preview.columns) == ["name", "optimizer", "batch_size"] and len(preview) == 4
+    assert list(preview.columns) == [
+        "name",
+        "optimizer",
+        "batch_size",
+        "same as run",
+        "est. minutes",
+    ]
+    assert len(preview) == 4
+    assert any("0 of 4 repeat" in c.value for c in at.caption)
     assert at.button(key="grid.queue").label == "Queue 4 runs"
     assert lab.count_runs() == 5
 
