@@ -121,7 +121,7 @@ def dataset_samples(dataset: str, size: int, limit: int = 4) -> list[tuple[str, 
     from settings import resolve_dataset_path
 
     try:
-        index = scan_dataset(resolve_dataset_path(dataset))
+        index = scan_dataset(resolve_dataset_path(dataset), verify=False)  # a preview: be quick
     except (ValueError, OSError):  # DatasetError is a ValueError
         return []
     samples: list[tuple[str, np.ndarray]] = []
