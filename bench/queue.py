@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from bench.common import format_table, machine_line
 from db import queue
 from db.migrate import upgrade
 from db.models import RunStatus, StopReason, Worker
@@ -209,27 +210,25 @@ def measure_idle_worker(folder: Path, seconds: float) -> IdleCpu:
         database.dispose()
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
-
-
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def print_table(results: Sequence[ClaimResult]) -> None:
-    print(f"{'database':<11} {'workers':>7} {'jobs':>6} {'seconds':>8} {'claims/s':>9}", end="")
-    print(f" {'p50 ms':>7} {'p99 ms':>7}")
-    for r in results:
-        print(
-            f"{r.database:<11} {r.workers:>7} {r.jobs:>6} {r.seconds:>8.2f} {r.rate:>9.0f}"
-            f" {r.percentile_ms(0.5):>7.2f} {r.percentile_ms(0.99):>7.2f}"
-        )
+def claims_table(results: Sequence[ClaimResult]) -> str:
+    headers = ["database", "workers", "jobs", "seconds", "claims/s", "p50 ms", "p99 ms"]
+    rows = [
+        [
+            r.database,
+            r.workers,
+            r.jobs,
+            f"{r.seconds:.2f}",
+            f"{r.rate:.0f}",
+            f"{r.percentile_ms(0.5):.2f}",
+            f"{r.percentile_ms(0.99):.2f}",
+        ]
+        for r in results
+    ]
+    return format_table(headers, rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -239,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
 
-    print(f"machine: {machine()}, SQLite {sqlite3.sqlite_version}")
+    python = platform.python_version()
+    print(f"machine: {machine_line(Python=python, SQLite=sqlite3.sqlite_version)}")
     print(f"load average at start: {load_average()}")
     base_url = os.environ.get("TEST_DATABASE_URL")
     skipped = postgres_unavailable(base_url)
@@ -258,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"PostgreSQL skipped: {skipped}")
         idle = measure_idle_worker(Path(folder), args.idle_seconds)
     print()
-    print_table(results)
+    print(claims_table(results))
     print()
     print(
         f"idle worker: {idle.percent:.2f}% of one core over {idle.wall_seconds:.0f} s "

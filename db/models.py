@@ -128,7 +128,10 @@ class Run(Base):
     # Confusion matrix and per-class precision/recall/F1 on the validation split.
     evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_runs_claim_order", "status", "priority", "created_at", "id"),)
+
+# In claim order (db/queue.py CLAIM_ORDER: priority DESC, created_at, id), so a claim reads the
+# first queued entry of the index instead of sorting every queued run.
+Index("ix_runs_claim_order", Run.status, Run.priority.desc(), Run.created_at, Run.id)
 
 
 class EpochMetric(Base):

@@ -200,7 +200,22 @@ def finish_run(
 
 
 def release_run(session: Session, run_id: int, attempt: int) -> bool:
-    """Hand a running run back to the queue (worker shutting down); it resumes elsewhere."""
+    """Hand a running run back to the queue (worker shutting down); it resumes elsewhere.
+
+    A run whose cancel was requested meanwhile ends cancelled instead of being trained again.
+    """
+    cancel = session.scalar(select(Run.cancel_requested).where(*_held(run_id, attempt)))
+    if cancel is None:
+        return False
+    if cancel:
+        return finish_run(
+            session,
+            run_id,
+            attempt,
+            status=RunStatus.CANCELLED,
+            stop_reason=StopReason.CANCELLED,
+            stop_detail="cancelled while its worker was shutting down",
+        )
     values = {"status": RunStatus.QUEUED, "worker": None, "heartbeat_at": None}
     if not update_held_run(session, run_id, attempt, values):
         return False

@@ -46,3 +46,21 @@ def test_concurrent_upgrades_create_the_schema_once(tmp_path: Path) -> None:
         process.join(60)
     assert [p.exitcode for p in processes] == [0, 0, 0, 0]
     assert current_heads(Database(url).engine) == expected_heads()
+
+
+def test_claim_uses_the_claim_order_index(tmp_path: Path) -> None:
+    """On SQLite the claim's candidate query reads the index in order, without a sort."""
+    from sqlalchemy import select
+
+    from db.models import Run, RunStatus
+    from db.queue import CLAIM_ORDER
+
+    database = Database(sqlite_url(tmp_path))
+    upgrade(database.engine)
+    candidate = select(Run.id).where(Run.status == RunStatus.QUEUED).order_by(*CLAIM_ORDER).limit(1)
+    sql = str(candidate.compile(database.engine, compile_kwargs={"literal_binds": True}))
+    with database.engine.connect() as connection:
+        plan = " ".join(
+            str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+        )
+    assert "ix_runs_claim_order" in plan and "TEMP B-TREE" not in plan

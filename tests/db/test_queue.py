@@ -217,3 +217,18 @@ def test_delete_removes_a_finished_run_but_not_a_running_one(database: Database)
         assert queue.delete_run(session, first)
     with database.read() as session:
         assert get_run(session, first) is None and get_run(session, second) is None
+
+
+def test_a_handed_back_run_whose_cancel_was_requested_ends_cancelled(database: Database) -> None:
+    """A worker shutting down hands back a run the user cancelled: it ends cancelled, not queued."""
+    (run_id,) = _enqueue(database, "a")
+    claimed = _claim(database, "w1")
+    assert claimed is not None
+    with database.begin() as session:
+        assert queue.cancel_run(session, run_id) is RunStatus.RUNNING
+    with database.begin() as session:
+        assert queue.release_run(session, run_id, claimed.attempt)
+    with database.read() as session:
+        run = get_run(session, run_id)
+    assert run is not None and run.status is RunStatus.CANCELLED
+    assert _claim(database, "w2") is None
