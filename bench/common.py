@@ -37,7 +37,7 @@ def cpu_model() -> str:
             if entry.startswith("model name"):
                 return entry.split(":", 1)[1].strip()
     except OSError:
-        pass
+        return platform.processor() or "unknown CPU"  # no /proc (not Linux)
     return platform.processor() or "unknown CPU"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +45,21 @@ class NewRun:
     study: str | None = None
     max_attempts: int = 3
     config_hash: str | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The run-table columns this sets (tags as a JSON list)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["tags"] = list(self.tags)
+        return values
+
+    @classmethod
+    def copy_of(cls, row: Run) -> NewRun:
+        """The same config as a stored run, named as its re-run."""
+        values = {f.name: getattr(row, f.name) for f in fields(cls)}
+        values["tags"] = tuple(row.tags or ())
+        values["config"] = dict(row.config)
+        values["name"] = f"{row.name} (re-run of {row.id})"[:200]
+        return cls(**values)
 
 
 @dataclass(frozen=True)

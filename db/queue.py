@@ -26,23 +26,8 @@ CLAIM_ORDER = (Run.priority.desc(), Run.created_at, Run.id)
 def enqueue(session: Session, new: NewRun) -> int:
     """Add a queued run and return its id."""
     run = Run(
-        name=new.name,
-        study=new.study,
+        **new.columns(),
         status=RunStatus.QUEUED,
-        priority=new.priority,
-        config=new.config,
-        config_hash=new.config_hash,
-        tags=list(new.tags),
-        dataset=new.dataset,
-        architecture=new.architecture,
-        optimizer=new.optimizer,
-        learning_rate=new.learning_rate,
-        batch_size=new.batch_size,
-        epochs=new.epochs,
-        image_size=new.image_size,
-        augmented=new.augmented,
-        seed=new.seed,
-        max_attempts=new.max_attempts,
         attempt=0,
         epochs_done=0,
         cancel_requested=False,
@@ -316,24 +301,7 @@ def rerun(session: Session, run_id: int) -> int | None:
     source = session.get(Run, run_id)
     if source is None or source.status not in FINAL_STATUSES:
         return None
-    copy = NewRun(
-        name=f"{source.name} (re-run of {source.id})"[:200],
-        config=dict(source.config),
-        dataset=source.dataset,
-        architecture=source.architecture,
-        optimizer=source.optimizer,
-        learning_rate=source.learning_rate,
-        batch_size=source.batch_size,
-        epochs=source.epochs,
-        image_size=source.image_size,
-        augmented=source.augmented,
-        seed=source.seed,
-        tags=tuple(source.tags or ()),
-        priority=source.priority,
-        study=source.study,
-        max_attempts=source.max_attempts,
-        config_hash=source.config_hash,
-    )
+    copy = NewRun.copy_of(source)
     return enqueue(session, copy)
 
 

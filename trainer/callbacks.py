@@ -145,23 +145,41 @@ class MinAccuracyStop(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """EarlyStopping whose counters survive a worker change.
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
-    Keras resets `wait`, `best` and the best weights in `on_train_begin`; a resumed run
-    re-applies the checkpointed values right after that reset.
+
+class _ResumableCounters:
+    """Counters that survive a worker change.
+
+    Keras resets a stopping rule's counters in `on_train_begin`; a resumed run re-applies the
+    checkpointed values right after that reset. `COUNTERS` names the attributes kept.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    COUNTERS: tuple[str, ...] = ()
+
+    def _init_resume(self) -> None:
         self._pending: dict[str, Any] | None = None
 
     def state(self) -> dict[str, Any]:
-        return {
-            "wait": int(self.wait),
-            "best": None if self.best is None else float(self.best),
-            "best_epoch": int(self.best_epoch),
-        }
+        """The counters as plain JSON values (Keras may hold numpy scalars)."""
+        return {name: _plain(getattr(self, name)) for name in self.COUNTERS}
+
+    def _apply_pending(self) -> None:
+        if self._pending is not None:
+            for name, value in self._pending.items():
+                setattr(self, name, value)
+            self._pending = None
+
+
+class ResumableEarlyStopping(_ResumableCounters, keras.callbacks.EarlyStopping):
+    """EarlyStopping whose wait, best and best weights survive a worker change."""
+
+    COUNTERS = ("wait", "best", "best_epoch")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._init_resume()
 
     def best_weights_arrays(self) -> list[Any] | None:
         return self.best_weights
@@ -171,36 +189,22 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         super().on_train_begin(logs)
-        if self._pending is not None:
-            self.wait = self._pending["wait"]
-            self.best = self._pending["best"]
-            self.best_epoch = self._pending["best_epoch"]
-            self.best_weights = self._pending["best_weights"]
-            self._pending = None
+        self._apply_pending()
 
 
-class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+class ResumableReduceLROnPlateau(_ResumableCounters, keras.callbacks.ReduceLROnPlateau):
     """ReduceLROnPlateau whose counters survive a worker change (the rate itself lives in
     the optimizer state, which the checkpoint keeps)."""
 
+    COUNTERS = ("wait", "best", "cooldown_counter")
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._pending: dict[str, Any] | None = None
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "wait": int(self.wait),
-            "best": None if self.best is None else float(self.best),
-            "cooldown_counter": int(self.cooldown_counter),
-        }
+        self._init_resume()
 
     def resume_from(self, state: dict[str, Any]) -> None:
         self._pending = dict(state)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         super().on_train_begin(logs)
-        if self._pending is not None:
-            self.wait = self._pending["wait"]
-            self.best = self._pending["best"]
-            self.cooldown_counter = self._pending["cooldown_counter"]
-            self._pending = None
+        self._apply_pending()

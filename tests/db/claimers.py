@@ -10,6 +10,7 @@ harness with it to prove the audit catches a run executed twice.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import queue as stdlib_queue
 import time
@@ -176,11 +177,9 @@ class ClaimerPool:
         reports: list[Report] = []
         deadline = time.monotonic() + timeout
         while len(reports) < self.size:
-            try:
+            with contextlib.suppress(stdlib_queue.Empty):  # none this second: check liveness
                 reports.append(self.results.get(timeout=1))
                 continue
-            except stdlib_queue.Empty:
-                pass
             dead = sum(not process.is_alive() for process in self.processes)
             if dead or time.monotonic() > deadline:
                 self.close()

@@ -142,7 +142,8 @@ def _wait_until_healthy(lab: LiveLab, processes: list[subprocess.Popen[bytes]]) 
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
+            time.sleep(0.25)  # not listening yet: poll again
+            continue
         time.sleep(0.25)
     silent = f"the dashboard did not answer /_stcore/health in {STARTUP_SECONDS} s"
     pytest.fail(f"{silent}\n{lab.log_tail()}")

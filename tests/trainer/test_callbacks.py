@@ -112,3 +112,21 @@ def test_lease_keeper_stops_on_shutdown_without_asking_the_database() -> None:
     x, y = _data()
     history = _model().fit(x, y, epochs=3, batch_size=4, verbose=0, callbacks=[keeper])
     assert keeper.shutting_down and len(history.epoch) == 1
+
+
+def test_early_stopping_counters_survive_a_resume() -> None:
+    """Checkpointed wait/best are re-applied after Keras resets them at train begin."""
+    import json
+
+    from trainer.callbacks import ResumableEarlyStopping
+
+    first = ResumableEarlyStopping(monitor="loss", patience=5, min_delta=10.0)
+    x, y = _data()
+    _model().fit(x, y, epochs=2, verbose=0, callbacks=[first])
+    state = json.loads(json.dumps(first.state()))  # what the checkpoint stores
+    assert state["wait"] == 1 and state["best"] is not None
+    second = ResumableEarlyStopping(monitor="loss", patience=5, min_delta=10.0)
+    second.resume_from(state, None)
+    second.set_model(_model())
+    second.on_train_begin()
+    assert (second.wait, second.best, second.best_epoch) == (1, state["best"], state["best_epoch"])
