@@ -7,14 +7,14 @@ timed the way the pages do it but without Streamlit's cache:
 * **list runs**: the Runs page's query (`db.runs.list_runs`) and DataFrame (`runs_frame`);
 * **fetch curves**: every epoch of 200 runs (`db.metrics.load_curves` + `curves_frame`);
 * **figure**: the Compare figure for those runs (`charts.compare_figure`, one trace per
-  colour group and series, NaN gaps between runs, per-point hover) and `fig.to_json()`, which
-  is what `st.plotly_chart` serialises;
+  colour group and series, NaN gaps between runs, per-point hover), serialised as
+  `st.plotly_chart` does it (`plotly.io.to_json(figure, validate=False)`);
 * the same figure built the naive way, one trace per run and series (`make_subplots`,
   `add_trace`), serialised the same way;
-* prototypes of column queries (`select(EpochMetric.run_id, ...)` rather than ORM objects,
-  for curves and for the run list) that `db/` could adopt.
+* the list and the curves read the naive way, through ORM objects and records.
 
-Each step runs `--repeat` times, ours and the naive build alternating; the table shows medians.
+Each step runs `--repeat` times, ours and the naive build alternating, after a garbage
+collection so one step's garbage is not billed to the next; the table shows medians.
 The last line is the headline: total server time for 200 runs and the ratio to the naive build.
 
 Usage: ``python -m bench.dashboard [--runs 1000] [--epochs 50] [--compare 200] [--repeat 7]``
@@ -23,6 +23,7 @@ Usage: ``python -m bench.dashboard [--runs 1000] [--epochs 50] [--compare 200] [
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import statistics
 import tempfile
@@ -46,6 +47,7 @@ from bench.common import format_table, machine_line
 from dashboard import charts, knobs
 from dashboard.charts import CurveOptions
 from dashboard.queries import (
+    LAZY_JSON,
     RUN_FIELDS,
     curve_table_frame,
     curves_frame,
@@ -177,7 +179,7 @@ def seed_lab(database: Database, runs: int, epochs: int, seed: int = 0) -> None:
 def list_runs_frame(database: Database) -> pd.DataFrame:
     """The Runs page: every run as a DataFrame (db.runs.run_table, a column query)."""
     with database.read() as session:
-        return run_table_frame(run_table(session, RUN_FIELDS))
+        return run_table_frame(run_table(session, RUN_FIELDS, json_as_text=LAZY_JSON))
 
 
 def list_runs_orm(database: Database) -> pd.DataFrame:
@@ -211,7 +213,12 @@ def compare_inputs(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 def our_figure(curves: pd.DataFrame, runs: pd.DataFrame) -> str:
     drawn, differing = compare_inputs(runs)
     options = CurveOptions(color_by="optimizer", dash_by=None)
-    return str(charts.compare_figure(curves, drawn, options, describe=differing).to_json())
+    return serialise(charts.compare_figure(curves, drawn, options, describe=differing))
+
+
+def serialise(figure: go.Figure) -> str:
+    """What `st.plotly_chart` sends (streamlit/elements/plotly_chart.py, Streamlit 1.67)."""
+    return str(plotly.io.to_json(figure, validate=False))
 
 
 def naive_figure(curves: pd.DataFrame, runs: pd.DataFrame) -> str:
@@ -231,7 +238,7 @@ def naive_figure(curves: pd.DataFrame, runs: pd.DataFrame) -> str:
                     ),
                     row=1, col=col + 1,
                 )  # fmt: skip
-    return str(figure.to_json())
+    return serialise(figure)
 
 
 def timed(function: Callable[[], T]) -> tuple[float, float, T]:
@@ -288,6 +295,7 @@ def measure(database: Database, args: argparse.Namespace) -> tuple[list[list[obj
     cpu: dict[str, list[float]] = {}
 
     def sample(name: str, function: Callable[[], T]) -> T:
+        gc.collect()
         wall_ms, cpu_ms, result = timed(function)
         wall.setdefault(name, []).append(wall_ms)
         cpu.setdefault(name, []).append(cpu_ms)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,28 +138,41 @@ def line_groups(runs: pd.DataFrame, color_by: str, dash_by: str | None) -> list[
 # Short names for hover labels: there is a copy of each label for every point drawn.
 _SHORT = {"learning_rate": "lr", "batch_size": "batch", "architecture": "arch",
           "optimizer": "opt", "image_size": "px", "augmented": "aug"}  # fmt: skip
-HOVER_NAME_CHARS = 40
+HOVER_NAME_CHARS = 32
 HOVER_FIELDS = 4
+
+
+def _states(name: str, key: str, text: str) -> bool:
+    """Whether `name` already says `key=text` (grid runs are named `base [field=value, ...]`)."""
+    if f"{key}={text}" not in name:  # the common case, without a regex
+        return False
+    pattern = rf"(?<![\w.]){re.escape(key)}={re.escape(text)}(?![\w.])"
+    return re.search(pattern, name) is not None
 
 
 def hover_labels(runs: pd.DataFrame, describe: Sequence[str] = ()) -> np.ndarray:
     """Per run: `#12 adam-run (lr=0.01, seed=1)`, the values of `describe` in brackets.
 
-    Kept short, without `<br>` or `·` (JSON escapes those): long names are cut at
-    HOVER_NAME_CHARS and at most HOVER_FIELDS values are named.
+    There is a copy of each label for every point drawn, most of the figure's JSON: kept
+    short and ASCII where we choose (JSON escapes `<br>`, `·` and `…`), long names cut at
+    HOVER_NAME_CHARS, values the name already states left out, at most HOVER_FIELDS named.
     """
     shown = [c for c in describe if c in runs.columns and c != "study"]
-    columns = [(_SHORT.get(c, c), runs[c].tolist()) for c in shown[:HOVER_FIELDS]]
-    more = f", +{len(shown) - HOVER_FIELDS}" if len(shown) > HOVER_FIELDS else ""
+    values = {column: runs[column].tolist() for column in shown}
     labels = []
-    for row, (run_id, name) in enumerate(zip(runs["id"], runs["name"], strict=True)):
-        name = str(name)
+    for row, (run_id, full_name) in enumerate(zip(runs["id"], runs["name"], strict=True)):
+        name = str(full_name)
         if len(name) > HOVER_NAME_CHARS:
-            name = name[: HOVER_NAME_CHARS - 1] + "…"
+            name = name[: HOVER_NAME_CHARS - 3] + "..."
+        parts = []
+        for column in shown:
+            text, short = format_value(values[column][row]), _SHORT.get(column, column)
+            if not (_states(name, column, text) or _states(name, short, text)):
+                parts.append(f"{short}={html.escape(text)}")
         label = f"#{int(run_id)} {html.escape(name)}"
-        if columns:
-            values = ", ".join(f"{k}={html.escape(format_value(v[row]))}" for k, v in columns)
-            label += f" ({values}{more})"
+        if parts:
+            more = f", +{len(parts) - HOVER_FIELDS}" if len(parts) > HOVER_FIELDS else ""
+            label += f" ({', '.join(parts[:HOVER_FIELDS])}{more})"
         labels.append(label)
     return np.array(labels, dtype=str)
 

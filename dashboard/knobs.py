@@ -5,6 +5,7 @@ Pure pandas, no Streamlit: the Runs and Compare pages, the charts and the tables
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -78,25 +79,39 @@ def sorted_values(values: Iterable[Any]) -> list[Any]:
     return sorted(distinct.values(), key=sort_key)
 
 
+_SCALARS = (str, int, float, type(None))  # a tuple: isinstance is quickest with one
+
+
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested config -> dotted keys with hashable values (`augmentation.zoom_range`: (0.2, 0.5))."""
     flat: dict[str, Any] = {}
     for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
+        name = prefix + key
+        if isinstance(value, _SCALARS):  # most values: skip the ABC check below
+            flat[name] = value
         elif isinstance(value, list | tuple):
             flat[name] = tuple(value)
+        elif isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
         else:
             flat[name] = value
     return flat
+
+
+def config_of(value: Mapping[str, Any] | str | None) -> Mapping[str, Any]:
+    """A run's config from a runs frame, where it may still be JSON text: the run list leaves
+    it undecoded (`queries.fetch_runs`) because only the runs a page opens need it."""
+    if isinstance(value, str):
+        decoded = json.loads(value)
+        return decoded if isinstance(decoded, Mapping) else {}
+    return value or {}
 
 
 def hyperparameters(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per run (index: run id): every config field that changes training, plus the
     derived `augmented` flag and the study (not a knob, but worth seeing when it differs)."""
     rows = [
-        {k: v for k, v in flatten(config or {}).items() if k not in NOT_TRAINING}
+        {k: v for k, v in flatten(config_of(config)).items() if k not in NOT_TRAINING}
         for config in runs["config"]
     ]
     frame = pd.DataFrame(rows, index=pd.Index(runs["id"].astype(int), name="id"))
@@ -129,8 +144,12 @@ def shown(frame: pd.DataFrame) -> pd.DataFrame:
 def differing(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> list[str]:
     """The columns that take more than one value among the rows (a missing value counts)."""
     candidates = [c for c in (columns if columns is not None else frame.columns) if c in frame]
-    counts = shown(frame[candidates]).nunique()
-    return _preferred_order(c for c in candidates if counts[c] > 1)
+
+    def varies(values: pd.Series) -> bool:
+        # Distinct raw values first (hashing, no formatting), then distinct as shown.
+        return len({format_value(v) for v in pd.unique(values.to_numpy(dtype=object))}) > 1
+
+    return _preferred_order(c for c in candidates if varies(frame[c]))
 
 
 def repeat_groups(frame: pd.DataFrame) -> pd.Series:
@@ -141,5 +160,8 @@ def repeat_groups(frame: pd.DataFrame) -> pd.Series:
     keys = shown(frame[[c for c in frame.columns if c not in REPEAT_FIELDS]])
     if keys.empty or not len(keys.columns):
         return pd.Series(0, index=frame.index, dtype="int64")
-    codes = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup()
-    return codes.astype("int64")
+    # One text per row (its cells as shown, joined by a separator no value contains); equal
+    # texts are equal rows. Numbered in order of first appearance.
+    rows = ["\x1f".join(cells) for cells in zip(*(keys[c] for c in keys.columns), strict=True)]
+    codes, _ = pd.factorize(pd.Series(rows, dtype=object), sort=False)
+    return pd.Series(codes, index=frame.index, dtype="int64")

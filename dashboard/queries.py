@@ -20,6 +20,7 @@ from db.models import ArtifactKind, RunStatus
 from db.runs import list_studies, run_table, runs_with_model
 from db.session import Database
 
+# `config` may be JSON text (see LAZY_JSON): open it with `knobs.config_of`.
 RUN_COLUMNS: tuple[str, ...] = (
     "id", "name", "label", "study", "status", "priority", "tags",
     "architecture", "optimizer", "learning_rate", "batch_size", "epochs", "image_size",
@@ -84,7 +85,7 @@ def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
     """One row per run, in the given order, with display helpers (label, progress, epochs_text)."""
     frame = pd.DataFrame([_run_row(run) for run in runs], columns=list(RUN_COLUMNS))
     for column in _TIME_COLUMNS:
-        frame[column] = pd.to_datetime(frame[column], utc=True)
+        frame[column] = as_utc(frame[column])
     for column in ("best_val_accuracy", "last_val_accuracy", "learning_rate", "progress"):
         frame[column] = frame[column].astype(float)
     return frame
@@ -94,15 +95,32 @@ def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
 RUN_FIELDS: tuple[str, ...] = tuple(
     c for c in RUN_COLUMNS if c not in ("label", "progress", "epochs_text")
 )
+# Read as JSON text where the driver gives text: decoding every run's config is most of the
+# list's cost, and pages open only the chosen runs' (`knobs.config_of`).
+LAZY_JSON: tuple[str, ...] = ("config",)
 
 
 def _enum_value(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
+def as_utc(values: pd.Series) -> pd.Series:
+    """Timestamps as UTC datetimes, whether the column holds naive datetimes (SQLite through
+    SQLAlchemy: UTC already), aware ones (PostgreSQL) or SQLite's ISO text (raw driver rows).
+
+    Per column, not per value, and without `pd.to_datetime`'s uniqueness check, which over
+    thousands of datetimes costs more than the query that read them.
+    """
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.dt.tz_localize("UTC")
+    return pd.to_datetime(values, utc=True, cache=False, format="ISO8601")
+
+
 def run_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     """`db.runs.run_table(RUN_FIELDS)` rows as the same frame `runs_frame` builds, vectorised."""
-    frame = pd.DataFrame.from_records(list(rows), columns=list(RUN_FIELDS))
+    frame = pd.DataFrame.from_records(rows, columns=list(RUN_FIELDS))
     frame["label"] = [run_label(i, n) for i, n in zip(frame["id"], frame["name"], strict=True)]
     frame["status"] = frame["status"].map(_enum_value)
     frame["stop_reason"] = frame["stop_reason"].map(_enum_value)
@@ -114,7 +132,7 @@ def run_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     frame["progress"] = (done / epochs.where(epochs > 0)).clip(upper=1.0).fillna(0.0)
     frame["epochs_text"] = frame["epochs_done"].astype(str) + "/" + frame["epochs"].astype(str)
     for column in _TIME_COLUMNS:
-        frame[column] = pd.to_datetime(frame[column], utc=True)
+        frame[column] = as_utc(frame[column])
     for column in ("best_val_accuracy", "last_val_accuracy", "learning_rate", "progress"):
         frame[column] = frame[column].astype(float)
     frame["augmented"] = frame["augmented"].astype(bool)
@@ -134,7 +152,7 @@ def curves_frame(records: Sequence[EpochRecord]) -> pd.DataFrame:
     )
     frame = frame.astype({c: float for c in CURVE_COLUMNS if c not in ("run_id", "epoch")})
     stamps = [getattr(record, "recorded_at", None) for record in records]
-    frame["recorded_at"] = pd.to_datetime(pd.Series(stamps, dtype=object), utc=True)
+    frame["recorded_at"] = as_utc(pd.Series(stamps, dtype=object))
     return frame.astype({"run_id": "int64", "epoch": "int64"})
 
 
@@ -170,7 +188,10 @@ def fetch_runs(
     """Runs newest first, optionally only some statuses, one study, or the newest `limit`."""
     wanted = [RunStatus(s) for s in statuses]
     with database.read() as session:
-        rows = run_table(session, RUN_FIELDS, statuses=wanted or None, study=study, limit=limit)
+        rows = run_table(
+            session, RUN_FIELDS, statuses=wanted or None, study=study, limit=limit,
+            json_as_text=LAZY_JSON,
+        )  # fmt: skip
     return run_table_frame(rows)
 
 
@@ -180,15 +201,16 @@ def fetch_runs_by_ids(database: Database, run_ids: tuple[int, ...]) -> pd.DataFr
     if not run_ids:
         return runs_frame([])
     with database.read() as session:
-        return run_table_frame(run_table(session, RUN_FIELDS, run_ids=list(run_ids)))
+        rows = run_table(session, RUN_FIELDS, run_ids=list(run_ids), json_as_text=LAZY_JSON)
+    return run_table_frame(rows)
 
 
 def curve_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     """`db.metrics.curve_table` rows as the long curves frame, plus `recorded_at` (UTC)."""
-    frame = pd.DataFrame.from_records(list(rows), columns=list(CURVE_FIELDS))
+    frame = pd.DataFrame.from_records(rows, columns=list(CURVE_FIELDS), coerce_float=True)
     frame = frame.astype({c: float for c in CURVE_COLUMNS if c not in ("run_id", "epoch")})
     frame = frame.astype({"run_id": "int64", "epoch": "int64"})
-    frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True)
+    frame["recorded_at"] = as_utc(frame["recorded_at"])
     return frame
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.knobs import FILTER_KNOBS, flatten, format_value
+from dashboard.knobs import FILTER_KNOBS, config_of, flatten, format_value
 
 FILTER_PARAMS: tuple[str, ...] = ("q", "status", "study", "tag", *FILTER_KNOBS)
 
@@ -104,7 +104,10 @@ def _terms(text: str) -> tuple[list[str], dict[str, str]]:
 
 def _config_matches(runs: pd.DataFrame, fields: dict[str, str]) -> pd.Series:
     def matches(row: pd.Series) -> bool:
-        flat = {**flatten(row["config"] or {}), **{k: row[k] for k in FILTER_KNOBS if k in row}}
+        flat = {
+            **flatten(config_of(row["config"])),
+            **{k: row[k] for k in FILTER_KNOBS if k in row},
+        }
         return all(
             field in flat and format_value(flat[field]).lower() == value
             for field, value in fields.items()

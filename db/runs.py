@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from db.driver_rows import decode_json, driver_rows, json_positions
 from db.entities import RunRecord
 from db.models import Artifact, ArtifactKind, Run, RunStatus
 
@@ -25,15 +26,20 @@ def run_table(
     study: str | None = None,
     run_ids: Sequence[int] | None = None,
     limit: int | None = None,
+    json_as_text: Collection[str] = (),
 ) -> list[tuple[Any, ...]]:
     """Chosen columns of runs (newest first) as plain tuples, filtered like `list_runs`.
 
-    The dashboard lists thousands of runs per refresh; a column query skips building ORM
-    objects and records, which is most of the cost.
+    The dashboard lists thousands of runs per refresh; driver rows skip the ORM and
+    SQLAlchemy's per-row work, which is most of the cost. JSON columns are decoded here,
+    except those in `json_as_text`, left as the driver gives them (text on SQLite, decoded on
+    PostgreSQL) for a caller that opens few of them: decoding every run's config is most of
+    the list's time. Timestamps are the driver's (datetimes, or ISO text on SQLite).
     """
     columns = [Run.__table__.c[name] for name in fields]
     statement = _filtered(select(*columns), statuses, study, run_ids, limit)
-    return [tuple(row) for row in session.execute(statement)]
+    decode = [i for i in json_positions(statement) if fields[i] not in json_as_text]
+    return decode_json(driver_rows(session, statement), decode)
 
 
 def _filtered(

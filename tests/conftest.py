@@ -1,12 +1,16 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package; `database` runs a test on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from data.sample import generate
+from db.migrate import upgrade
+from db.session import Database
+from tests.databases import postgres_url_for_test, sqlite_url
 
 
 @pytest.fixture
@@ -20,11 +24,28 @@ def tiny_sample(tmp_path: Path) -> Path:
 @pytest.fixture
 def sqlite_database_url(tmp_path: Path) -> str:
     """A migrated SQLite file private to the test."""
-    from db.migrate import upgrade
-    from db.session import Database
-
     url = f"sqlite:///{tmp_path / 'lab.db'}"
     database = Database(url)
     upgrade(database.engine)
     database.dispose()
     return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A migrated, empty database URL of each kind, private to this test."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path)
+        upgrade(Database(url).engine)
+        yield url
+    else:
+        with postgres_url_for_test() as url:
+            upgrade(Database(url).engine)
+            yield url
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    yield db
+    db.dispose()

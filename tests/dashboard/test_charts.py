@@ -144,7 +144,24 @@ def test_hover_labels_escape_names_and_cut_long_ones() -> None:
     runs["name"] = ["<b>x</b>", "n" * 80]
     labels = hover_labels(runs)
     assert labels[0] == "#1 &lt;b&gt;x&lt;/b&gt;"
-    assert len(labels[1]) < 50 and labels[1].endswith("…")
+    assert len(labels[1]) < 50 and labels[1].endswith("...") and labels[1].isascii()
+
+
+def test_hover_labels_leave_out_values_the_name_states() -> None:
+    """Grid runs are named `base [field=value, ...]`: the hover does not repeat those values,
+    and only a whole `key=value` counts (lr=0.015 does not state lr=0.01)."""
+    runs = _runs(optimizer=["sgd", "adam"], learning_rate=[0.01, 0.01], seed=[0, 1])
+    runs["name"] = ["report [optimizer=sgd, lr=0.015]", "report [optimizer=adam, seed=1]"]
+    labels = hover_labels(runs, ["optimizer", "learning_rate", "seed"])
+    assert labels[0] == "#1 report [optimizer=sgd, lr=0.015] (lr=0.01, seed=0)"
+    assert labels[1] == "#2 report [optimizer=adam, seed=1] (lr=0.01)"
+
+
+def test_hover_labels_name_at_most_four_values() -> None:
+    """Past HOVER_FIELDS values, the label says how many more differ."""
+    runs = _runs(optimizer=["adam"], batch_size=[8], epochs=[2], image_size=[64], seed=[3])
+    label = hover_labels(runs, ["optimizer", "batch_size", "epochs", "image_size", "seed"])[0]
+    assert label == "#1 run1 (opt=adam, batch=8, epochs=2, px=64, +1)"
 
 
 def test_smoothing_draws_smoothed_lines_over_faint_raw_ones() -> None:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
-from dashboard.knobs import differing, flatten, format_value, hyperparameters, repeat_groups
+from dashboard.knobs import (
+    config_of,
+    differing,
+    flatten,
+    format_value,
+    hyperparameters,
+    repeat_groups,
+)
 
 
 def _runs(*configs: dict) -> pd.DataFrame:
@@ -69,3 +78,12 @@ def test_repeat_groups_join_runs_that_differ_only_in_seed() -> None:
     )
     groups = repeat_groups(frame).tolist()
     assert groups[0] == groups[1] != groups[2]
+
+
+def test_configs_left_as_json_text_read_like_decoded_ones() -> None:
+    """The run list leaves configs as JSON text on SQLite; every reader decodes it alike."""
+    config = {"optimizer": "sgd", "augmentation": {"zoom_range": [0.2, 0.5]}}
+    decoded = hyperparameters(_runs(config))
+    as_text = hyperparameters(_runs(json.dumps(config)))  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(decoded, as_text)
+    assert config_of(None) == {} and config_of(json.dumps(config)) == config
