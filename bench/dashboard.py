@@ -4,8 +4,9 @@ A temporary SQLite database is filled (bulk inserts) with 1,000 runs x 50 epochs
 (optimizers, learning rates, batch sizes, seeds; a few runs failed, running or queued). Then,
 timed the way the pages do it but without Streamlit's cache:
 
-* **list runs**: the Runs page's query (`db.runs.list_runs`) and DataFrame (`runs_frame`);
-* **fetch curves**: every epoch of 200 runs (`db.metrics.load_curves` + `curves_frame`);
+* **list runs**: the Runs page's query (`db.runs.run_table`, driver rows, configs left as
+  JSON text) and DataFrame (`run_table_frame`);
+* **fetch curves**: every epoch of 200 runs (`db.metrics.curve_table` + `curve_table_frame`);
 * **figure**: the Compare figure for those runs (`charts.compare_figure`, one trace per
   colour group and series, NaN gaps between runs, per-point hover), serialised as
   `st.plotly_chart` does it (`plotly.io.to_json(figure, validate=False)`);
@@ -177,7 +178,7 @@ def seed_lab(database: Database, runs: int, epochs: int, seed: int = 0) -> None:
 
 
 def list_runs_frame(database: Database) -> pd.DataFrame:
-    """The Runs page: every run as a DataFrame (db.runs.run_table, a column query)."""
+    """The Runs page: every run as a DataFrame (db.runs.run_table: driver rows)."""
     with database.read() as session:
         return run_table_frame(run_table(session, RUN_FIELDS, json_as_text=LAZY_JSON))
 
@@ -195,7 +196,7 @@ def curves_orm(database: Database, ids: list[int]) -> pd.DataFrame:
 
 
 def curves_columns(database: Database, ids: list[int]) -> pd.DataFrame:
-    """The page's curves fetch: db.metrics.curve_table (a column query) -> DataFrame."""
+    """The page's curves fetch: db.metrics.curve_table (driver rows) -> DataFrame."""
     with database.read() as session:
         return curve_table_frame(curve_table(session, ids))
 
@@ -279,10 +280,10 @@ def main() -> None:
 
 
 STEPS: dict[str, str] = {
-    "list": "list runs (column query, as the page does)",
+    "list": "list runs (driver rows, as the page does)",
     "list_orm": "list runs via ORM records (naive)",
     "arrow": "runs table -> Arrow (st.dataframe)",
-    "curves": "fetch curves (column query, as the page does)",
+    "curves": "fetch curves (driver rows, as the page does)",
     "curves_orm": "fetch curves via ORM objects (naive)",
     "figure": "compare figure + to_json",
     "naive": "naive figure (one trace per run) + to_json",

@@ -216,7 +216,7 @@ def curve_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
 
 @st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
 def fetch_curves(database: Database, run_ids: tuple[int, ...]) -> pd.DataFrame:
-    """Every recorded epoch of the given runs (a column query: no ORM objects)."""
+    """Every recorded epoch of the given runs (driver rows: no ORM objects)."""
     with database.read() as session:
         return curve_table_frame(curve_table(session, list(run_ids)))
 
