@@ -146,7 +146,7 @@ def _states(name: str, key: str, text: str) -> bool:
     """Whether `name` already says `key=text` (grid runs are named `base [field=value, ...]`)."""
     if f"{key}={text}" not in name:  # the common case, without a regex
         return False
-    pattern = rf"(?<![\w.]){re.escape(key)}={re.escape(text)}(?![\w.])"
+    pattern = rf"(?<![\w.{{]){re.escape(key)}={re.escape(text)}(?![\w.])"  # not inside `{k=v}`
     return re.search(pattern, name) is not None
 
 

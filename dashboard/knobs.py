@@ -86,7 +86,7 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested config -> dotted keys with hashable values (`augmentation.zoom_range`: (0.2, 0.5))."""
     flat: dict[str, Any] = {}
     for key, value in config.items():
-        name = prefix + key
+        name = f"{prefix}{key}"
         if isinstance(value, _SCALARS):  # most values: skip the ABC check below
             flat[name] = value
         elif isinstance(value, list | tuple):
@@ -160,8 +160,9 @@ def repeat_groups(frame: pd.DataFrame) -> pd.Series:
     keys = shown(frame[[c for c in frame.columns if c not in REPEAT_FIELDS]])
     if keys.empty or not len(keys.columns):
         return pd.Series(0, index=frame.index, dtype="int64")
-    # One text per row (its cells as shown, joined by a separator no value contains); equal
-    # texts are equal rows. Numbered in order of first appearance.
-    rows = ["\x1f".join(cells) for cells in zip(*(keys[c] for c in keys.columns), strict=True)]
-    codes, _ = pd.factorize(pd.Series(rows, dtype=object), sort=False)
+    # One tuple of shown cells per row: equal tuples are equal rows, numbered in order of
+    # first appearance.
+    rows = np.empty(len(keys), dtype=object)
+    rows[:] = list(zip(*(keys[c] for c in keys.columns), strict=True))
+    codes, _ = pd.factorize(rows, sort=False)
     return pd.Series(codes, index=frame.index, dtype="int64")

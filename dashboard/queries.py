@@ -85,7 +85,7 @@ def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
     """One row per run, in the given order, with display helpers (label, progress, epochs_text)."""
     frame = pd.DataFrame([_run_row(run) for run in runs], columns=list(RUN_COLUMNS))
     for column in _TIME_COLUMNS:
-        frame[column] = as_utc(frame[column])
+        frame[column] = utc_column(frame[column])
     for column in ("best_val_accuracy", "last_val_accuracy", "learning_rate", "progress"):
         frame[column] = frame[column].astype(float)
     return frame
@@ -104,7 +104,7 @@ def _enum_value(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
-def as_utc(values: pd.Series) -> pd.Series:
+def utc_column(values: pd.Series) -> pd.Series:
     """Timestamps as UTC datetimes, whether the column holds naive datetimes (SQLite through
     SQLAlchemy: UTC already), aware ones (PostgreSQL) or SQLite's ISO text (raw driver rows).
 
@@ -132,7 +132,7 @@ def run_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     frame["progress"] = (done / epochs.where(epochs > 0)).clip(upper=1.0).fillna(0.0)
     frame["epochs_text"] = frame["epochs_done"].astype(str) + "/" + frame["epochs"].astype(str)
     for column in _TIME_COLUMNS:
-        frame[column] = as_utc(frame[column])
+        frame[column] = utc_column(frame[column])
     for column in ("best_val_accuracy", "last_val_accuracy", "learning_rate", "progress"):
         frame[column] = frame[column].astype(float)
     frame["augmented"] = frame["augmented"].astype(bool)
@@ -152,7 +152,7 @@ def curves_frame(records: Sequence[EpochRecord]) -> pd.DataFrame:
     )
     frame = frame.astype({c: float for c in CURVE_COLUMNS if c not in ("run_id", "epoch")})
     stamps = [getattr(record, "recorded_at", None) for record in records]
-    frame["recorded_at"] = as_utc(pd.Series(stamps, dtype=object))
+    frame["recorded_at"] = utc_column(pd.Series(stamps, dtype=object))
     return frame.astype({"run_id": "int64", "epoch": "int64"})
 
 
@@ -210,7 +210,7 @@ def curve_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(rows, columns=list(CURVE_FIELDS), coerce_float=True)
     frame = frame.astype({c: float for c in CURVE_COLUMNS if c not in ("run_id", "epoch")})
     frame = frame.astype({"run_id": "int64", "epoch": "int64"})
-    frame["recorded_at"] = as_utc(frame["recorded_at"])
+    frame["recorded_at"] = utc_column(frame["recorded_at"])
     return frame
 
 

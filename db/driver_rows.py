@@ -3,7 +3,7 @@
 
 Values come as the driver gives them: numbers and text everywhere; on SQLite, timestamps as
 ISO text and JSON as text. Callers that read such columns say so (`decode_json`, and
-`dashboard.queries.as_utc` for timestamps, which takes datetimes and ISO text alike).
+`dashboard.queries.utc_column` for timestamps, which takes datetimes and ISO text alike).
 """
 
 from __future__ import annotations
@@ -17,7 +17,16 @@ from sqlalchemy.orm import Session
 
 
 def driver_rows(session: Session, statement: Select[Any]) -> list[tuple[Any, ...]]:
-    """Execute `statement` in the session's transaction and fetch every row from the cursor."""
+    """Execute `statement` in the session's transaction and fetch every row from the cursor.
+
+    Pending ORM changes are flushed first, as `session.execute` would. Streaming options are
+    refused: SQLAlchemy then pre-fetches a row into its own buffer, which the cursor no longer
+    returns.
+    """
+    options = statement.get_execution_options()
+    if options.get("yield_per") or options.get("stream_results"):
+        raise ValueError("driver_rows reads whole results; it cannot stream (yield_per)")
+    session.flush()
     result = session.connection().execute(statement)
     try:
         return list(result.cursor.fetchall())

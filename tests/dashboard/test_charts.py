@@ -310,3 +310,10 @@ def test_probabilities_need_one_per_class() -> None:
     """Mismatched class names and probabilities raise ValueError."""
     with pytest.raises(ValueError):
         top_k_figure(["a", "b"], [1.0], 2)
+
+
+def test_hover_labels_do_not_read_nested_values_as_the_run_s_own() -> None:
+    """A grid over a dict field names `data={seed=1}`: that is not the run's seed."""
+    runs = _runs(seed=[1])
+    runs["name"] = ["q [data={seed=1}]"]
+    assert hover_labels(runs, ["seed"])[0] == "#1 q [data={seed=1}] (seed=1)"

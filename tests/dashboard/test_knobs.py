@@ -87,3 +87,9 @@ def test_configs_left_as_json_text_read_like_decoded_ones() -> None:
     as_text = hyperparameters(_runs(json.dumps(config)))  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(decoded, as_text)
     assert config_of(None) == {} and config_of(json.dumps(config)) == config
+
+
+def test_repeat_groups_do_not_merge_rows_whose_joined_text_matches() -> None:
+    """Rows are compared cell by cell, not as one joined string."""
+    frame = pd.DataFrame({"a": ["x\x1f", "x"], "b": ["y", "\x1fy"], "seed": [0, 1]})
+    assert repeat_groups(frame).tolist() == [0, 1]
