@@ -94,7 +94,9 @@ def _picker(matching: pd.DataFrame, picked: list[int]) -> list[int]:
     only = st.toggle("Show picked runs only", key="compare.picked_only", disabled=not picked)
     shown = matching[matching["id"].isin(picked)] if only and picked else matching
     table = pick(shown.assign(open=run_links(shown["id"])), PICKER_COLUMNS)
-    ids = selection_table(table, "compare.picker", picked, height=260)
+    # As tall as its rows (no empty grid under two runs), scrolling past seven.
+    height = min(260, 38 + 35 * max(len(table), 1))
+    ids = selection_table(table, "compare.picker", picked, height=height)
     if ids:
         listed = ", ".join(f"#{i}" for i in ids[:12]) + (" …" if len(ids) > 12 else "")
         st.caption(f"Picked {len(ids)}: {listed}")
