@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from db.models import (
     Artifact,
@@ -23,6 +23,21 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+R = TypeVar("R")
+
+
+def record_from(cls: type[R], row: object, **given: Any) -> R:
+    """A record whose fields are read from the row's attributes of the same names (datetimes
+    as UTC), except those `given`: the one mapping from ORM rows to records, so a column added
+    to both cannot be forgotten in between."""
+    values = dict(given)
+    for item in fields(cls):  # type: ignore[arg-type]
+        if item.name not in values:
+            value = getattr(row, item.name)
+            values[item.name] = as_utc(value) if isinstance(value, datetime) else value
+    return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -55,11 +70,13 @@ class NewRun:
     @classmethod
     def copy_of(cls, row: Run) -> NewRun:
         """The same config as a stored run, named as its re-run."""
-        values = {f.name: getattr(row, f.name) for f in fields(cls)}
-        values["tags"] = tuple(row.tags or ())
-        values["config"] = dict(row.config)
-        values["name"] = f"{row.name} (re-run of {row.id})"[:200]
-        return cls(**values)
+        return record_from(
+            cls,
+            row,
+            tags=tuple(row.tags or ()),
+            config=dict(row.config),
+            name=f"{row.name} (re-run of {row.id})"[:200],
+        )
 
 
 @dataclass(frozen=True)
@@ -102,39 +119,12 @@ class RunRecord:
 
     @classmethod
     def from_row(cls, row: Run) -> RunRecord:
-        return cls(
-            id=row.id,
-            name=row.name,
-            study=row.study,
-            status=row.status,
-            priority=row.priority,
+        return record_from(
+            cls,
+            row,
             config=dict(row.config),
             tags=tuple(row.tags or ()),
-            dataset=row.dataset,
-            architecture=row.architecture,
-            optimizer=row.optimizer,
-            learning_rate=row.learning_rate,
-            batch_size=row.batch_size,
-            epochs=row.epochs,
-            image_size=row.image_size,
-            augmented=row.augmented,
-            seed=row.seed,
-            created_at=as_utc(row.created_at),
-            started_at=as_utc(row.started_at),
-            finished_at=as_utc(row.finished_at),
-            heartbeat_at=as_utc(row.heartbeat_at),
-            attempt=row.attempt,
-            max_attempts=row.max_attempts,
-            worker=row.worker,
-            cancel_requested=row.cancel_requested,
-            error=row.error,
-            stop_reason=row.stop_reason,
-            stop_detail=row.stop_detail,
             warnings=tuple(row.warnings or ()),
-            epochs_done=row.epochs_done,
-            best_val_accuracy=row.best_val_accuracy,
-            best_epoch=row.best_epoch,
-            last_val_accuracy=row.last_val_accuracy,
             class_names=tuple(row.class_names) if row.class_names is not None else None,
             environment=dict(row.environment) if row.environment is not None else None,
             evaluation=dict(row.evaluation) if row.evaluation is not None else None,
@@ -166,16 +156,7 @@ class EpochRecord:
 
     @classmethod
     def from_row(cls, row: EpochMetric) -> EpochRecord:
-        return cls(
-            epoch=row.epoch,
-            loss=row.loss,
-            accuracy=row.accuracy,
-            val_loss=row.val_loss,
-            val_accuracy=row.val_accuracy,
-            learning_rate=row.learning_rate,
-            epoch_seconds=row.epoch_seconds,
-            run_id=row.run_id,
-        )
+        return record_from(cls, row)
 
 
 @dataclass(frozen=True)
@@ -188,13 +169,7 @@ class StoredArtifact:
 
     @classmethod
     def from_row(cls, row: Artifact) -> StoredArtifact:
-        return cls(
-            run_id=row.run_id,
-            kind=row.kind.value,
-            data=row.data,
-            sha256=row.sha256,
-            meta=dict(row.meta or {}),
-        )
+        return record_from(cls, row, kind=row.kind.value, meta=dict(row.meta or {}))
 
 
 @dataclass(frozen=True)
@@ -226,15 +201,7 @@ class AttemptRecord:
 
     @classmethod
     def from_row(cls, row: RunAttempt) -> AttemptRecord:
-        return cls(
-            run_id=row.run_id,
-            attempt=row.attempt,
-            worker=row.worker,
-            started_at=as_utc(row.started_at),
-            ended_at=as_utc(row.ended_at),
-            outcome=row.outcome,
-            detail=row.detail,
-        )
+        return record_from(cls, row)
 
 
 @dataclass(frozen=True)
@@ -252,15 +219,4 @@ class WorkerRecord:
 
     @classmethod
     def from_row(cls, row: Worker, *, alive: bool) -> WorkerRecord:
-        return cls(
-            id=row.id,
-            name=row.name,
-            host=row.host,
-            pid=row.pid,
-            device=row.device,
-            started_at=as_utc(row.started_at),
-            heartbeat_at=as_utc(row.heartbeat_at),
-            stopped_at=as_utc(row.stopped_at),
-            current_run_id=row.current_run_id,
-            alive=alive,
-        )
+        return record_from(cls, row, alive=alive)

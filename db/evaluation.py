@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from db.entities import PredictionRecord
+from db.entities import PredictionRecord, record_from
 from db.models import ValidationPrediction
 from db.queue import update_held_run
 
@@ -46,30 +47,14 @@ def load_predictions(session: Session, run_ids: Sequence[int]) -> list[Predictio
     """Every validation verdict of the given runs, without thumbnails, by run and position."""
     if not run_ids:
         return []
+    table = ValidationPrediction.__table__  # the record's columns: no thumbnails
     rows = session.execute(
-        select(
-            ValidationPrediction.run_id,
-            ValidationPrediction.position,
-            ValidationPrediction.file,
-            ValidationPrediction.true_label,
-            ValidationPrediction.predicted_label,
-            ValidationPrediction.confidence,
-            ValidationPrediction.probabilities,
-        )
-        .where(ValidationPrediction.run_id.in_(list(run_ids)))
-        .order_by(ValidationPrediction.run_id, ValidationPrediction.position)
+        select(*[table.c[item.name] for item in fields(PredictionRecord)])
+        .where(table.c.run_id.in_(list(run_ids)))
+        .order_by(table.c.run_id, table.c.position)
     )
     return [
-        PredictionRecord(
-            run_id=row.run_id,
-            position=row.position,
-            file=row.file,
-            true_label=row.true_label,
-            predicted_label=row.predicted_label,
-            confidence=row.confidence,
-            probabilities=tuple(row.probabilities),
-        )
-        for row in rows
+        record_from(PredictionRecord, row, probabilities=tuple(row.probabilities)) for row in rows
     ]
 
 

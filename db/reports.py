@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.clock import now_expr
-from db.entities import as_utc
+from db.entities import as_utc, record_from
 from db.models import Report
 
 ID_BYTES = 6  # token_urlsafe(6) is 8 characters: 48 random bits, not guessable or enumerable
@@ -48,15 +48,7 @@ class ReportRecord:
 
     @classmethod
     def from_row(cls, row: Report) -> ReportRecord:
-        return cls(
-            id=row.id,
-            title=row.title,
-            note=row.note,
-            kind=row.kind,
-            created_at=as_utc(row.created_at),
-            state=dict(row.state or {}),
-            figures=dict(row.figures or {}),
-        )
+        return record_from(cls, row, state=dict(row.state or {}), figures=dict(row.figures or {}))
 
 
 def new_report_id() -> str:

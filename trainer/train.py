@@ -51,16 +51,8 @@ class Outcome:
 
 
 def augment_spec(config: ExperimentConfig) -> AugmentSpec:
-    a = config.augmentation
-    return AugmentSpec(
-        rotation_range=a.rotation_range,
-        shear_range=a.shear_range,
-        zoom_range=a.zoom_range,
-        horizontal_flip=a.horizontal_flip,
-        vertical_flip=a.vertical_flip,
-        brightness_range=a.brightness_range,
-        contrast_range=a.contrast_range,
-    )
+    # Same field names by design: a knob added to one and not the other fails here, loudly.
+    return AugmentSpec(**config.augmentation.model_dump())
 
 
 def assemble_model(
