@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from db import queue
 from db.entities import NewRun
+from db.session import Database
 
 
 def new_run(
@@ -25,3 +27,13 @@ def new_run(
     }
     values.update(overrides)
     return NewRun(**values)
+
+
+def running_run(database: Database, name: str = "a") -> tuple[int, int]:
+    """Queue a run and claim it as worker `w`: its id and the attempt that fences its writes."""
+    with database.begin() as session:
+        queue.enqueue(session, new_run(name))
+    with database.begin() as session:
+        claimed = queue.claim_next(session, "w")
+    assert claimed is not None
+    return claimed.id, claimed.attempt

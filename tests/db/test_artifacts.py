@@ -5,25 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from db import queue
 from db.artifacts import ArtifactIntegrityError, load_artifact, save_artifact
 from db.models import Artifact, ArtifactKind
 from db.session import Database
-from tests.db.factories import new_run
-
-
-def _running(database: Database) -> tuple[int, int]:
-    with database.begin() as session:
-        queue.enqueue(session, new_run("a"))
-    with database.begin() as session:
-        claimed = queue.claim_next(session, "w")
-    assert claimed is not None
-    return claimed.id, claimed.attempt
+from tests.db.factories import running_run
 
 
 def test_model_round_trips_with_meta(database: Database) -> None:
     """Saved bytes and meta come back unchanged."""
-    run_id, attempt = _running(database)
+    run_id, attempt = running_run(database)
     with database.begin() as session:
         assert save_artifact(session, run_id, attempt, ArtifactKind.MODEL, b"\x00model", {"k": 1})
     with database.read() as session:
@@ -33,7 +23,7 @@ def test_model_round_trips_with_meta(database: Database) -> None:
 
 def test_saving_again_replaces_the_artifact(database: Database) -> None:
     """A second save of the same kind replaces the first."""
-    run_id, attempt = _running(database)
+    run_id, attempt = running_run(database)
     for payload in (b"one", b"two"):
         with database.begin() as session:
             save_artifact(session, run_id, attempt, ArtifactKind.CHECKPOINT, payload)
@@ -44,7 +34,7 @@ def test_saving_again_replaces_the_artifact(database: Database) -> None:
 
 def test_tampered_bytes_are_refused(database: Database) -> None:
     """Bytes that no longer match their sha256 are not returned."""
-    run_id, attempt = _running(database)
+    run_id, attempt = running_run(database)
     with database.begin() as session:
         save_artifact(session, run_id, attempt, ArtifactKind.MODEL, b"good")
     with database.begin() as session:
@@ -55,7 +45,7 @@ def test_tampered_bytes_are_refused(database: Database) -> None:
 
 def test_a_worker_that_lost_the_run_cannot_save(database: Database) -> None:
     """A save under a stale attempt writes nothing."""
-    run_id, attempt = _running(database)
+    run_id, attempt = running_run(database)
     with database.begin() as session:
         assert not save_artifact(session, run_id, attempt + 1, ArtifactKind.MODEL, b"x")
     with database.read() as session:

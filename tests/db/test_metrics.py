@@ -8,27 +8,17 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from db import queue
 from db.entities import EpochRecord
 from db.metrics import load_curves, record_epoch, reset_progress
 from db.models import EpochMetric
 from db.runs import get_run
 from db.session import Database
-from tests.db.factories import new_run
-
-
-def _running(database: Database) -> tuple[int, int]:
-    with database.begin() as session:
-        queue.enqueue(session, new_run("a"))
-    with database.begin() as session:
-        claimed = queue.claim_next(session, "w")
-    assert claimed is not None
-    return claimed.id, claimed.attempt
+from tests.db.factories import running_run
 
 
 def test_record_epoch_updates_best_and_last(database: Database) -> None:
     """The run keeps epochs done, best val accuracy with its epoch, and the last one."""
-    run_id, attempt = _running(database)
+    run_id, attempt = running_run(database)
     for epoch, acc in [(1, 0.5), (2, 0.8), (3, 0.7)]:
         with database.begin() as session:
             assert record_epoch(
@@ -43,7 +33,7 @@ def test_record_epoch_updates_best_and_last(database: Database) -> None:
 
 def test_non_finite_values_are_stored_as_null(database: Database) -> None:
     """NaN and infinity become NULL rather than poisoning charts."""
-    run_id, attempt = _running(database)
+    run_id, attempt = running_run(database)
     with database.begin() as session:
         record_epoch(
             session, run_id, attempt, EpochRecord(epoch=1, loss=math.nan, accuracy=math.inf)
@@ -55,7 +45,7 @@ def test_non_finite_values_are_stored_as_null(database: Database) -> None:
 
 def test_one_row_per_run_and_epoch(database: Database) -> None:
     """The unique constraint refuses a second row for the same run and epoch."""
-    run_id, attempt = _running(database)
+    run_id, attempt = running_run(database)
     with database.begin() as session:
         record_epoch(session, run_id, attempt, EpochRecord(epoch=1, loss=1.0))
     with pytest.raises(IntegrityError), database.begin() as session:
@@ -64,7 +54,7 @@ def test_one_row_per_run_and_epoch(database: Database) -> None:
 
 def test_curves_come_back_in_epoch_order(database: Database) -> None:
     """load_curves returns the run's epochs in order with every metric."""
-    run_id, attempt = _running(database)
+    run_id, attempt = running_run(database)
     for epoch in (1, 2):
         with database.begin() as session:
             record_epoch(
@@ -83,7 +73,7 @@ def test_curves_come_back_in_epoch_order(database: Database) -> None:
 
 def test_reset_progress_forgets_epochs(database: Database) -> None:
     """A fresh restart deletes the earlier epochs and the summary."""
-    run_id, attempt = _running(database)
+    run_id, attempt = running_run(database)
     with database.begin() as session:
         record_epoch(session, run_id, attempt, EpochRecord(epoch=1, val_accuracy=0.5))
     with database.begin() as session:
