@@ -100,26 +100,14 @@ def make_callbacks(
     """
     callbacks: dict[str, keras.callbacks.Callback] = {}
     state = resume.callback_state if resume else {}
+    # The config's callback sections use Keras's own argument names.
     if config.early_stopping is not None:
-        es = config.early_stopping
-        early = ResumableEarlyStopping(
-            monitor=es.monitor,
-            patience=es.patience,
-            min_delta=es.min_delta,
-            restore_best_weights=es.restore_best_weights,
-        )
+        early = ResumableEarlyStopping(**config.early_stopping.model_dump())
         if "early_stopping" in state and resume is not None:
             early.resume_from(state["early_stopping"], resume.best_weights)
         callbacks["early_stopping"] = early
     if config.reduce_lr is not None:
-        rl = config.reduce_lr
-        reduce = ResumableReduceLROnPlateau(
-            monitor=rl.monitor,
-            factor=rl.factor,
-            patience=rl.patience,
-            min_delta=rl.min_delta,
-            min_lr=rl.min_lr,
-        )
+        reduce = ResumableReduceLROnPlateau(**config.reduce_lr.model_dump())
         if "reduce_lr" in state:
             reduce.resume_from(state["reduce_lr"])
         callbacks["reduce_lr"] = reduce
