@@ -38,8 +38,8 @@ from db import queue
 from db.migrate import upgrade
 from db.models import RunStatus, StopReason, Worker
 from db.session import Database
+from experiment.config import parse_config
 from settings import PROJECT_ROOT
-from trainer.config import parse_config
 
 START_TIMEOUT_SECONDS = 120
 

@@ -14,7 +14,7 @@ from db.models import RunStatus
 from db.queue import cancel_run, delete_run, enqueue_many
 from db.queue import rerun as queue_rerun
 from db.session import Database
-from trainer.config import ExperimentConfig
+from experiment.config import ExperimentConfig
 
 
 def _check_access() -> None:

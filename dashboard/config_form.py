@@ -16,8 +16,7 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from settings import PROJECT_ROOT
-from trainer.config import (
+from experiment.config import (
     ARCHITECTURES,
     OPTIMIZERS,
     Augmentation,
@@ -28,8 +27,9 @@ from trainer.config import (
     ReduceLRConfig,
     parse_config,
 )
-from trainer.grid import expand
-from trainer.presets import REPORT_BEST
+from experiment.grid import expand
+from experiment.presets import REPORT_BEST
+from settings import PROJECT_ROOT
 
 KEY_PREFIX = "cfg."
 SECTIONS: dict[str, type[Any]] = {

@@ -309,7 +309,7 @@ def augmented_samples(
     database: Database, run_id: int
 ) -> tuple[list[list[np.ndarray]], list[str], str]:
     """(rows of [original, draws...], a label per row, where the images came from)."""
-    from trainer.config import parse_config
+    from experiment.config import parse_config
     from trainer.train import augment_spec
 
     run = fetch_run(database, run_id)

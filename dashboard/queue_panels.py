@@ -20,9 +20,9 @@ from dashboard.tables import RECENT_COLUMNS, column_config, pick
 from db.metrics import epoch_times
 from db.runs import runs_by_config_hash
 from db.session import Database
-from trainer.config import ConfigError, ExperimentConfig, parse_config
-from trainer.estimate import PlannedRun, plan
-from trainer.presets import report_study
+from experiment.config import ConfigError, ExperimentConfig, parse_config
+from experiment.estimate import PlannedRun, plan
+from experiment.presets import report_study
 
 GRID_PREVIEW = "grid.preview"  # session_state: the last previewed grid, until queued
 RECENT_LIMIT = 25

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from db.entities import RunRecord
 from db.metrics import EpochTime
-from trainer.config import ConfigError, parse_config
-from trainer.estimate import estimate_epoch_seconds
+from experiment.config import ConfigError, parse_config
+from experiment.estimate import estimate_epoch_seconds
 
 
 def claim_order(queued: Sequence[RunRecord]) -> list[RunRecord]:

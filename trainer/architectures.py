@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers, regularizers
 
-from trainer.config import MIN_IMAGE_SIZE
+from experiment.config import MIN_IMAGE_SIZE
 
 Builder = Callable[[tuple[int, int, int], int], keras.Model]
 

@@ -18,9 +18,9 @@ from db.metrics import epoch_times
 from db.migrate import SchemaMismatch, check_schema
 from db.runs import list_runs, runs_by_config_hash
 from db.session import Database, DatabaseUnavailable, DatabaseUrlError
+from experiment.config import ConfigError, ExperimentConfig
+from experiment.estimate import PlannedRun, plan
 from settings import Settings
-from trainer.config import ConfigError, ExperimentConfig
-from trainer.estimate import PlannedRun, plan
 
 
 class CliError(RuntimeError):
@@ -35,8 +35,8 @@ def _open_database(settings: Settings) -> Database:
 
 
 def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
-    from trainer.configfile import load_config_file
-    from trainer.presets import report_study
+    from experiment.configfile import load_config_file
+    from experiment.presets import report_study
 
     if args.preset:
         configs: list[ExperimentConfig] = report_study(

@@ -16,6 +16,7 @@ from data.loader import DatasetIndex, Split, make_dataset, scan_dataset, stratif
 from data.loader import fingerprint as dataset_fingerprint
 from db.entities import EpochRecord
 from db.models import ArtifactKind, RunStatus, StopReason
+from experiment.config import ExperimentConfig
 from settings import resolve_dataset_path
 from trainer.architectures import build_model
 from trainer.callbacks import (
@@ -26,7 +27,6 @@ from trainer.callbacks import (
     ResumableReduceLROnPlateau,
 )
 from trainer.checkpoint import Checkpoint, pack
-from trainer.config import ExperimentConfig
 from trainer.devices import Device
 from trainer.environment import describe_environment
 from trainer.evaluate import prediction_records, summarise, thumbnail

@@ -19,8 +19,8 @@ from db.entities import ClaimedRun
 from db.migrate import check_schema
 from db.models import RunStatus, StopReason
 from db.session import Database
+from experiment.config import ConfigError, parse_config
 from settings import Settings
-from trainer.config import ConfigError, parse_config
 from trainer.reporting import RunReporter
 
 if TYPE_CHECKING:

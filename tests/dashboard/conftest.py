@@ -16,8 +16,8 @@ from db.migrate import upgrade
 from db.models import RunStatus, StopReason
 from db.queue import claim_next, enqueue, finish_run
 from db.session import Database
+from experiment.config import parse_config
 from tests.databases import sqlite_url
-from trainer.config import parse_config
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TRACEBACK = 'Traceback (most recent call last):\n  File "train.py"\nValueError: <b>boom</b>'

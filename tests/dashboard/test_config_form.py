@@ -12,8 +12,8 @@ from dashboard.config_form import (
     grid_table,
     parse_grid_text,
 )
-from trainer.config import ConfigError, ExperimentConfig, parse_config
-from trainer.presets import REPORT_BEST
+from experiment.config import ConfigError, ExperimentConfig, parse_config
+from experiment.presets import REPORT_BEST
 
 
 def test_form_covers_every_config_field() -> None:

@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from db.models import RunStatus
 from db.runs import get_run
+from experiment.presets import report_study
 from tests.dashboard.conftest import APP, Lab, open_page
-from trainer.presets import report_study
 
 
 def _run(lab: Lab, run_id: int):

@@ -38,9 +38,9 @@ from db.models import (
 from db.runs import get_run, list_runs
 from db.session import Database
 from db.workers import list_attempts
+from experiment.config import parse_config
 from settings import PROJECT_ROOT
 from tests.databases import postgres_url_for_test, sqlite_url
-from trainer.config import parse_config
 from trainer.reporting import RunReporter
 
 LEASE = timedelta(seconds=60)

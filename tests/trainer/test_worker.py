@@ -13,8 +13,8 @@ from db.metrics import load_curves
 from db.models import RunStatus, StopReason
 from db.runs import get_run
 from db.session import Database
+from experiment.config import parse_config
 from settings import Settings
-from trainer.config import parse_config
 from trainer.predict import ModelNotAvailable, load_run_model, predict_images
 from trainer.worker import WorkerOptions, run_worker
 

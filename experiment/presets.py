@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainer.config import ExperimentConfig
-from trainer.grid import expand
+from experiment.config import ExperimentConfig
+from experiment.grid import expand
 
 # The report's augmentation as it finally kept it: flip + zoom + small rotation + brightness.
 REPORT_AUGMENTATION: dict[str, Any] = {

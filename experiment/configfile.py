@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from trainer.config import ConfigError, ExperimentConfig
-from trainer.grid import expand
+from experiment.config import ConfigError, ExperimentConfig
+from experiment.grid import expand
 
 MAX_CONFIG_BYTES = 1_000_000
 

@@ -10,9 +10,9 @@ from db.metrics import EpochTime, epoch_times, record_epoch
 from db.models import RunStatus, StopReason
 from db.runs import runs_by_config_hash
 from db.session import Database
-from trainer.config import parse_config
-from trainer.estimate import estimate_epoch_seconds, plan
-from trainer.grid import expand
+from experiment.config import parse_config
+from experiment.estimate import estimate_epoch_seconds, plan
+from experiment.grid import expand
 
 
 def test_identity_hash_ignores_labels_but_not_knobs() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from trainer.config import parse_config
-from trainer.presets import REPORT_BEST, report_study
+from experiment.config import parse_config
+from experiment.presets import REPORT_BEST, report_study
 
 
 def test_report_best_is_a_valid_config() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainer.config import ConfigError, ExperimentConfig, field_names, parse_config
-from trainer.configfile import parse_yaml
-from trainer.grid import expand
+from experiment.config import ConfigError, ExperimentConfig, field_names, parse_config
+from experiment.configfile import parse_yaml
+from experiment.grid import expand
 
 _scalars = st.one_of(
     st.none(),

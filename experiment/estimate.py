@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from db.metrics import EpochTime
-from trainer.config import ExperimentConfig
+from experiment.config import ExperimentConfig
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from trainer.config import ConfigError
-from trainer.configfile import load_config_file, parse_yaml
-from trainer.grid import MAX_GRID_RUNS, expand
+from experiment.config import ConfigError
+from experiment.configfile import load_config_file, parse_yaml
+from experiment.grid import MAX_GRID_RUNS, expand
 
 
 def test_grid_is_the_cartesian_product() -> None:

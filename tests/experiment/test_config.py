@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainer.config import ConfigError, ExperimentConfig, field_names, parse_config
+from experiment.config import ConfigError, ExperimentConfig, field_names, parse_config
 
 
 def _problems(data: dict) -> dict[str, str]:

@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trainer.config import ConfigError, ExperimentConfig, field_names, parse_config
+from experiment.config import ConfigError, ExperimentConfig, field_names, parse_config
 
 MAX_GRID_RUNS = 500
 
