@@ -1,7 +1,9 @@
 """Process-wide settings, read from the environment once and passed down.
 
-Nothing below `main()` / `run_worker()` / a Streamlit page reads `os.environ` itself: they take a
-`Settings` so tests and several workers on one machine can each have their own.
+Entry points (`main()`, `run_worker()`, a Streamlit page) call `Settings.from_env()` and pass it
+down, so tests and several workers on one machine can each have their own. One exception: the
+dashboard's access policy (`dashboard/auth.py`) reads `LAB_PASSWORD` and `LAB_PRIVATE` beside
+Streamlit's secrets, where team mode is configured.
 """
 
 from __future__ import annotations

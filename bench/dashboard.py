@@ -45,9 +45,8 @@ from sqlalchemy import insert
 from streamlit import dataframe_util
 
 from bench.common import format_table, machine_line
-from dashboard import charts, knobs
-from dashboard.charts import CurveOptions
-from dashboard.queries import (
+from dashboard import knobs
+from dashboard.frames import (
     LAZY_JSON,
     RUN_FIELDS,
     curve_table_frame,
@@ -55,7 +54,11 @@ from dashboard.queries import (
     run_table_frame,
     runs_frame,
 )
-from dashboard.tables import RUNS_COLUMNS, pick, run_links
+from dashboard.tables import pick
+from dashboard.text import run_links
+from dashboard.views.compare import figures as charts
+from dashboard.views.compare.figures import CurveOptions
+from dashboard.views.runs.table import RUNS_COLUMNS
 from db.metrics import curve_table, load_curves
 from db.migrate import upgrade
 from db.models import EpochMetric, Run, RunStatus, StopReason

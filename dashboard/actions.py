@@ -1,18 +1,20 @@
-"""The dashboard's only writes: queue runs and cancel them. It never trains; workers do.
+"""Every write the dashboard makes: queue, cancel, re-run and delete runs, save reports.
 
-Each action is one short write transaction, then the cached run lists are cleared so the page
-shows the change on this rerun rather than after the cache's TTL.
+It never trains; workers do. Each action is one short write transaction, then the cached reads
+it changed are cleared so the page shows the change on this rerun rather than after the TTL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from dashboard.auth import writes_allowed
-from dashboard.queries import clear_run_caches
+from dashboard.queries import clear_run_caches, fetch_reports
 from db.models import RunStatus
 from db.queue import cancel_run, delete_run, enqueue_many
 from db.queue import rerun as queue_rerun
+from db.reports import save_report
 from db.session import Database
 from experiment.config import ExperimentConfig
 
@@ -68,3 +70,21 @@ def delete(database: Database, run_id: int) -> bool:
         deleted = delete_run(session, run_id)
     clear_run_caches()
     return deleted
+
+
+def store_report(
+    database: Database,
+    *,
+    title: str,
+    note: str,
+    kind: str,
+    state: dict[str, Any],
+    figures: dict[str, Any],
+) -> str:
+    """Write one report (a short transaction) and forget the cached list; returns its id."""
+    with database.begin() as session:
+        report_id = save_report(
+            session, title=title, note=note, kind=kind, state=state, figures=figures
+        )
+    fetch_reports.clear()
+    return report_id

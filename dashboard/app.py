@@ -1,6 +1,6 @@
 """Weather Lab dashboard: `streamlit run dashboard/app.py` from the repository root.
 
-A small router; each page is a script in `dashboard/views/`.
+A small router; each page is a room of its own in `dashboard/views/<page>/` (see `nav.py`).
 """
 
 from __future__ import annotations

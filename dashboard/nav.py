@@ -1,4 +1,7 @@
-"""The pages, by file: the router builds `st.Page`s from these, views link and switch to them."""
+"""The pages, by file: the router builds `st.Page`s from these, views link and switch to them.
+
+Each page is a room of its own, `views/<page>/`, whose `page.py` is the script Streamlit runs.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,14 @@ from pathlib import Path
 import streamlit as st
 
 VIEWS_DIR = Path(__file__).resolve().parent / "views"
-QUEUE_PAGE = VIEWS_DIR / "queue.py"
-RUNS_PAGE = VIEWS_DIR / "runs.py"
-COMPARE_PAGE = VIEWS_DIR / "compare.py"
-PREDICT_PAGE = VIEWS_DIR / "predict.py"
-RUN_PAGE = VIEWS_DIR / "run.py"  # /run?id=N, reached from links only
-WORKERS_PAGE = VIEWS_DIR / "workers.py"
-REPORTS_PAGE = VIEWS_DIR / "reports.py"
-REPORT_PAGE = VIEWS_DIR / "report.py"  # /report?id=..., reached from links only
+QUEUE_PAGE = VIEWS_DIR / "queue" / "page.py"
+RUNS_PAGE = VIEWS_DIR / "runs" / "page.py"
+COMPARE_PAGE = VIEWS_DIR / "compare" / "page.py"
+PREDICT_PAGE = VIEWS_DIR / "predict" / "page.py"
+RUN_PAGE = VIEWS_DIR / "run" / "page.py"  # /run?id=N, reached from links only
+WORKERS_PAGE = VIEWS_DIR / "workers" / "page.py"
+REPORTS_PAGE = VIEWS_DIR / "reports" / "page.py"
+REPORT_PAGE = VIEWS_DIR / "report" / "page.py"  # /report?id=..., reached from links only
 
 
 def _home() -> None:

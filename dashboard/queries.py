@@ -1,173 +1,40 @@
-"""Database reads as pandas DataFrames: pure conversions plus short-lived cached wrappers.
+"""Every cached database read the pages make, as DataFrames or frozen records.
 
-The cache holds DataFrames, never ORM objects. A TTL of two seconds keeps a page that reruns
-on every click (or a live fragment) from querying more than once per refresh, while new epochs
-still show up almost at once. Writes in `dashboard/actions.py` clear these caches.
+The cache holds DataFrames and frozen dataclasses, never ORM objects. Short TTLs (2 s) for what
+workers change (runs, curves, attempts, workers), so a page that reruns on every click (or a
+live fragment) queries at most once per refresh while new epochs still show up almost at once;
+longer ones for what is written once (a run's validation verdicts and thumbnails, a report).
+Writes in `actions.py` clear these caches. The shaping lives in `frames.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from db.artifacts import load_artifact_meta
-from db.entities import EpochRecord, RunRecord
-from db.metrics import CURVE_FIELDS, curve_table
-from db.models import ArtifactKind, RunStatus
-from db.runs import list_studies, run_table, runs_with_model
-from db.session import Database
-
-# `config` may be JSON text (see LAZY_JSON): open it with `knobs.config_of`.
-RUN_COLUMNS: tuple[str, ...] = (
-    "id", "name", "label", "study", "status", "priority", "tags",
-    "architecture", "optimizer", "learning_rate", "batch_size", "epochs", "image_size",
-    "augmented", "seed", "dataset",
-    "epochs_done", "progress", "epochs_text", "best_val_accuracy", "best_epoch",
-    "last_val_accuracy", "stop_reason", "stop_detail", "error", "warnings",
-    "cancel_requested", "attempt", "worker", "created_at", "started_at", "finished_at",
-    "class_names", "config",
-)  # fmt: skip
-CURVE_COLUMNS: tuple[str, ...] = (
-    "run_id", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
-    "epoch_seconds",
-)  # fmt: skip
-_TIME_COLUMNS = ("created_at", "started_at", "finished_at")
-
-
-def run_label(run_id: int, name: str) -> str:
-    """How a run is named in pickers: `12 · report [optimizer=sgd]`."""
-    return f"{run_id} · {name}"
-
-
-def _run_row(run: RunRecord) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "name": run.name,
-        "label": run_label(run.id, run.name),
-        "study": run.study,
-        "status": run.status.value,
-        "priority": run.priority,
-        "tags": ", ".join(run.tags),
-        "architecture": run.architecture,
-        "optimizer": run.optimizer,
-        "learning_rate": run.learning_rate,
-        "batch_size": run.batch_size,
-        "epochs": run.epochs,
-        "image_size": run.image_size,
-        "augmented": run.augmented,
-        "seed": run.seed,
-        "dataset": run.dataset,
-        "epochs_done": run.epochs_done,
-        "progress": min(run.epochs_done / run.epochs, 1.0) if run.epochs else 0.0,
-        "epochs_text": f"{run.epochs_done}/{run.epochs}",
-        "best_val_accuracy": run.best_val_accuracy,
-        "best_epoch": run.best_epoch,
-        "last_val_accuracy": run.last_val_accuracy,
-        "stop_reason": run.stop_reason.value if run.stop_reason else None,
-        "stop_detail": run.stop_detail,
-        "error": run.error,
-        "warnings": list(run.warnings),
-        "cancel_requested": run.cancel_requested,
-        "attempt": run.attempt,
-        "worker": run.worker,
-        "created_at": run.created_at,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "class_names": list(run.class_names) if run.class_names else None,
-        "config": run.config,
-    }
-
-
-def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
-    """One row per run, in the given order, with display helpers (label, progress, epochs_text)."""
-    frame = pd.DataFrame([_run_row(run) for run in runs], columns=list(RUN_COLUMNS))
-    for column in _TIME_COLUMNS:
-        frame[column] = utc_column(frame[column])
-    for column in ("best_val_accuracy", "last_val_accuracy", "learning_rate", "progress"):
-        frame[column] = frame[column].astype(float)
-    return frame
-
-
-# The runs columns read straight from the table; the rest of RUN_COLUMNS is derived from them.
-RUN_FIELDS: tuple[str, ...] = tuple(
-    c for c in RUN_COLUMNS if c not in ("label", "progress", "epochs_text")
+from dashboard.frames import (
+    LAZY_JSON,
+    RUN_FIELDS,
+    attempts_frame,
+    curve_table_frame,
+    predictions_frame,
+    run_table_frame,
+    runs_frame,
 )
-# Read as JSON text where the driver gives text: decoding every run's config is most of the
-# list's cost, and pages open only the chosen runs' (`knobs.config_of`).
-LAZY_JSON: tuple[str, ...] = ("config",)
-
-
-def _enum_value(value: Any) -> Any:
-    return getattr(value, "value", value)
-
-
-def utc_column(values: pd.Series) -> pd.Series:
-    """Timestamps as UTC datetimes, whether the column holds naive datetimes (SQLite through
-    SQLAlchemy: UTC already), aware ones (PostgreSQL) or SQLite's ISO text (raw driver rows).
-
-    Per column, not per value, and without `pd.to_datetime`'s uniqueness check, which over
-    thousands of datetimes costs more than the query that read them.
-    """
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize("UTC")
-    return pd.to_datetime(values, utc=True, cache=False, format="ISO8601")
-
-
-def run_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
-    """`db.runs.run_table(RUN_FIELDS)` rows as the same frame `runs_frame` builds, vectorised."""
-    frame = pd.DataFrame.from_records(rows, columns=list(RUN_FIELDS))
-    frame["label"] = [run_label(i, n) for i, n in zip(frame["id"], frame["name"], strict=True)]
-    frame["status"] = frame["status"].map(_enum_value)
-    frame["stop_reason"] = frame["stop_reason"].map(_enum_value)
-    frame["tags"] = frame["tags"].map(lambda tags: ", ".join(tags or ()))
-    frame["warnings"] = frame["warnings"].map(lambda items: list(items or ()))
-    frame["class_names"] = frame["class_names"].map(lambda names: list(names) if names else None)
-    epochs = frame["epochs"].astype(float)
-    done = frame["epochs_done"].astype(float)
-    frame["progress"] = (done / epochs.where(epochs > 0)).clip(upper=1.0).fillna(0.0)
-    frame["epochs_text"] = frame["epochs_done"].astype(str) + "/" + frame["epochs"].astype(str)
-    for column in _TIME_COLUMNS:
-        frame[column] = utc_column(frame[column])
-    for column in ("best_val_accuracy", "last_val_accuracy", "learning_rate", "progress"):
-        frame[column] = frame[column].astype(float)
-    frame["augmented"] = frame["augmented"].astype(bool)
-    frame["cancel_requested"] = frame["cancel_requested"].astype(bool)
-    return frame[list(RUN_COLUMNS)]
-
-
-def curves_frame(records: Sequence[EpochRecord]) -> pd.DataFrame:
-    """Long format: one row per (run_id, epoch); missing metrics are NaN.
-
-    `recorded_at` (when each epoch was stored) is kept when the records carry it, so the
-    wall-time axis can show real elapsed time; otherwise it is NaT.
-    """
-    frame = pd.DataFrame(
-        [{column: getattr(record, column) for column in CURVE_COLUMNS} for record in records],
-        columns=list(CURVE_COLUMNS),
-    )
-    frame = frame.astype({c: float for c in CURVE_COLUMNS if c not in ("run_id", "epoch")})
-    stamps = [getattr(record, "recorded_at", None) for record in records]
-    frame["recorded_at"] = utc_column(pd.Series(stamps, dtype=object))
-    return frame.astype({"run_id": "int64", "epoch": "int64"})
-
-
-def layers_frame(summary: dict[str, Any]) -> pd.DataFrame:
-    """The model summary stored with a model as a table: layer, type, output shape, params."""
-    rows = [
-        {
-            "layer": layer["name"],
-            "type": layer["type"],
-            "output_shape": " x ".join(str(d) for d in layer["output_shape"]),
-            "params": int(layer["params"]),
-        }
-        for layer in summary.get("layers", [])
-    ]
-    return pd.DataFrame(rows, columns=["layer", "type", "output_shape", "params"])
+from dashboard.text import run_label
+from db.artifacts import load_artifact, load_artifact_meta
+from db.entities import RunRecord
+from db.evaluation import load_predictions, load_thumbnails
+from db.metrics import EpochTime, curve_table, epoch_times, load_curves
+from db.models import ArtifactKind, RunStatus
+from db.reports import ReportRecord, get_report, list_reports
+from db.runs import get_run, list_runs, list_studies, run_table, runs_with_model
+from db.session import Database
+from db.workers import list_attempts, list_workers
 
 
 def _database_key(database: Database) -> str:
@@ -205,15 +72,6 @@ def fetch_runs_by_ids(database: Database, run_ids: tuple[int, ...]) -> pd.DataFr
     return run_table_frame(rows)
 
 
-def curve_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
-    """`db.metrics.curve_table` rows as the long curves frame, plus `recorded_at` (UTC)."""
-    frame = pd.DataFrame.from_records(rows, columns=list(CURVE_FIELDS), coerce_float=True)
-    frame = frame.astype({c: float for c in CURVE_COLUMNS if c not in ("run_id", "epoch")})
-    frame = frame.astype({"run_id": "int64", "epoch": "int64"})
-    frame["recorded_at"] = utc_column(frame["recorded_at"])
-    return frame
-
-
 @st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
 def fetch_curves(database: Database, run_ids: tuple[int, ...]) -> pd.DataFrame:
     """Every recorded epoch of the given runs (driver rows: no ORM objects)."""
@@ -234,18 +92,180 @@ def fetch_studies(database: Database) -> list[str]:
         return list_studies(session)
 
 
-@st.cache_data(ttl=300, show_spinner=False, hash_funcs=HASH_FUNCS)
-def fetch_model_summary(database: Database, run_id: int) -> dict[str, Any] | None:
-    """The stored model's summary (layers and parameters), or None if the run has no model."""
-    with database.read() as session:
-        meta = load_artifact_meta(session, run_id, ArtifactKind.MODEL)
-    if meta is None:
-        return None
-    return dict(meta.get("summary") or {})
-
-
 def clear_run_caches() -> None:
     """Forget cached runs after this session wrote some, so the change shows at once."""
     fetch_runs.clear()
     fetch_runs_by_ids.clear()
     fetch_studies.clear()
+
+
+# A worker that has not heartbeated for this long is shown as lost (the lease grace a worker
+# uses before requeueing a silent worker's run, trainer/worker.py).
+WORKER_GRACE = timedelta(seconds=90)
+RUN_CURVE_COLUMNS = (
+    "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_seconds",
+)  # fmt: skip
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_run(database: Database, run_id: int) -> RunRecord | None:
+    with database.read() as session:
+        return get_run(session, run_id)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_run_curves(database: Database, run_id: int) -> pd.DataFrame:
+    """One run's epochs; missing metrics are NaN."""
+    with database.read() as session:
+        records = load_curves(session, [run_id])
+    frame = pd.DataFrame(
+        [{c: getattr(r, c) for c in RUN_CURVE_COLUMNS} for r in records],
+        columns=list(RUN_CURVE_COLUMNS),
+    )
+    return frame.astype({c: float for c in RUN_CURVE_COLUMNS if c != "epoch"})
+
+
+@st.cache_data(ttl=60, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_predictions(
+    database: Database, run_id: int, class_names: tuple[str, ...]
+) -> pd.DataFrame:
+    """A run's validation verdicts (`run_charts.predictions_frame`)."""
+    with database.read() as session:
+        records = load_predictions(session, [run_id])
+    return predictions_frame(records, class_names)
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_thumbnails(
+    database: Database, run_id: int, positions: tuple[int, ...]
+) -> dict[int, bytes]:
+    with database.read() as session:
+        return load_thumbnails(session, run_id, list(positions))
+
+
+@st.cache_data(ttl=10, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_model_meta(database: Database, run_id: int) -> dict[str, Any] | None:
+    """The stored model's metadata (classes, size, summary) without its bytes; None if none."""
+    with database.read() as session:
+        return load_artifact_meta(session, run_id, ArtifactKind.MODEL)
+
+
+def model_bytes(database: Database, run_id: int) -> bytes:
+    """The run's .keras file, checksum-verified (not cached: read once per download)."""
+    with database.read() as session:
+        artifact = load_artifact(session, run_id, ArtifactKind.MODEL)
+    if artifact is None:
+        raise LookupError(f"run {run_id} stored no model")
+    return artifact.data
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_attempts(database: Database, run_ids: tuple[int, ...]) -> pd.DataFrame:
+    with database.read() as session:
+        return attempts_frame(list_attempts(session, list(run_ids)))
+
+
+@st.cache_data(ttl=10, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_evaluated_runs(database: Database) -> pd.DataFrame:
+    """Succeeded runs with a validation evaluation: id, label, classes, images, accuracy."""
+    with database.read() as session:
+        runs = list_runs(session, statuses=[RunStatus.SUCCEEDED])
+    rows = [
+        {
+            "id": run.id,
+            "label": run_label(run.id, run.name),
+            "class_names": tuple(run.evaluation.get("class_names") or ()),
+            "images": int(run.evaluation.get("images") or 0),
+            "accuracy": float(run.evaluation.get("accuracy") or 0.0),
+        }
+        for run in runs
+        if run.evaluation
+    ]
+    return pd.DataFrame(rows, columns=["id", "label", "class_names", "images", "accuracy"])
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_workers(database: Database) -> pd.DataFrame:
+    """Workers seen in the last day, newest first, with `status` alive / stopped / lost."""
+    with database.read() as session:
+        workers = list_workers(session, WORKER_GRACE)
+    rows = [
+        {
+            "name": w.name,
+            "host": w.host,
+            "pid": w.pid,
+            "device": w.device,
+            "status": "alive" if w.alive else ("stopped" if w.stopped_at else "lost"),
+            "started_at": w.started_at,
+            "heartbeat_at": w.heartbeat_at,
+            "current_run_id": w.current_run_id if w.alive else None,
+        }
+        for w in workers
+    ]
+    columns = [
+        "name", "host", "pid", "device", "status", "started_at", "heartbeat_at", "current_run_id",
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in ("started_at", "heartbeat_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame.astype({"current_run_id": "Int64"})
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_active_runs(database: Database) -> list[RunRecord]:
+    """Running and queued runs (frozen records; small in number)."""
+    with database.read() as session:
+        return list_runs(session, statuses=[RunStatus.RUNNING, RunStatus.QUEUED])
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_recent_runs(database: Database, limit: int) -> list[RunRecord]:
+    with database.read() as session:
+        return list_runs(session, limit=limit)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_epoch_seconds(database: Database, run_ids: tuple[int, ...]) -> dict[int, list[float]]:
+    """Each run's recorded epoch durations, in epoch order."""
+    with database.read() as session:
+        records = load_curves(session, list(run_ids))
+    seconds: dict[int, list[float]] = {run_id: [] for run_id in run_ids}
+    for record in records:
+        if record.run_id is not None and record.epoch_seconds is not None:
+            seconds[record.run_id].append(record.epoch_seconds)
+    return seconds
+
+
+@st.cache_data(ttl=30, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_epoch_times(database: Database) -> list[EpochTime]:
+    with database.read() as session:
+        return epoch_times(session)
+
+
+@st.cache_data(ttl=5, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_reports(database: Database) -> pd.DataFrame:
+    """Saved reports, newest first (without their figures)."""
+    with database.read() as session:
+        reports = list_reports(session)
+    frame = pd.DataFrame(
+        [
+            {
+                "id": r.id,
+                "title": r.title,
+                "kind": r.kind,
+                "created_at": r.created_at,
+                "runs": ", ".join(str(i) for i in r.run_ids),
+            }
+            for r in reports
+        ],
+        columns=["id", "title", "kind", "created_at", "runs"],
+    )
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    return frame
+
+
+@st.cache_data(ttl=300, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_report(database: Database, report_id: str) -> ReportRecord | None:
+    """A saved report; reports never change, so it is cached for long."""
+    with database.read() as session:
+        return get_report(session, report_id)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
 
 from db.entities import EpochRecord
 from db.metrics import record_epoch
@@ -124,10 +125,13 @@ def lab(empty_lab: Database) -> Lab:
 
 
 def open_page(view: str, **query_params: str) -> AppTest:
-    """Run the app on one page (`views/<view>.py`) with the given URL query parameters."""
+    """Run the app on one page (`views/<view>/page.py`) with the given URL query parameters."""
     at = AppTest.from_file(APP, default_timeout=30)
     at.query_params.update(query_params)
-    at.switch_page(f"views/{view}.py")
+    # Before its first run AppTest finds a page by its file name, and every page script is
+    # `page.py`; a real session finds it by its url_path, as `st.Page` hashes it. Open it so.
+    assert (APP.parent / "views" / view / "page.py").is_file(), view
+    at._page_hash = calc_hash(view)
     return at.run()
 
 

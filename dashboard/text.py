@@ -1,0 +1,45 @@
+"""Small text helpers every page uses: run labels and links, Markdown escaping, plurals."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+# Inline Markdown syntax; line-start syntax (#, -, 1.) cannot occur after our own prefixes.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>|~$])")
+# A run link, relative so it also works under a server base path: `run?id=12`.
+RUN_LINK = "run?id="
+# A LinkColumn's `display_text` for run links: shows the id.
+RUN_LINK_TEXT = r"run\?id=(\d+)"
+
+
+def md_escape(text: str) -> str:
+    """User-typed text (run names, dataset warnings) shown literally inside Markdown."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def plural(count: int, word: str = "run") -> str:
+    """`1 run`, `3 runs`."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def run_label(run_id: int, name: str) -> str:
+    """How a run is named in pickers: `12 · report [optimizer=sgd]`."""
+    return f"{run_id} · {name}"
+
+
+def run_link(run_id: Any) -> str | None:
+    """`run?id=N` for a table's LinkColumn; None for a missing id."""
+    return None if run_id is None or pd.isna(run_id) else f"{RUN_LINK}{int(run_id)}"
+
+
+def run_links(ids: pd.Series) -> pd.Series:
+    """`run_link` for a whole column of run ids."""
+    return RUN_LINK + ids.astype(int).astype(str)
+
+
+def id_span(ids: list[int]) -> str:
+    """`run 3` or `runs 3–10`: the ids a queue action created."""
+    return f"run {ids[0]}" if len(ids) == 1 else f"runs {ids[0]}–{ids[-1]}"

@@ -1,0 +1,49 @@
+"""The Run page's Curves tab: accuracy, loss and learning rate by epoch, live while it trains."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.queries import fetch_run, fetch_run_curves
+from dashboard.views.run.figures import Figures, learning_rate_figure, run_curves_figure
+from db.entities import RunRecord
+from db.session import Database
+
+
+def curves_panel(database: Database, run: RunRecord, figures: Figures) -> None:
+    curves = fetch_run_curves(database, run.id)
+    if curves.empty:
+        st.caption(
+            "No epoch recorded yet."
+            if run.status.value in ("queued", "running")
+            else "This run recorded no epoch."
+        )
+        return
+    accuracy = run_curves_figure(curves, "accuracy", run.best_epoch)
+    loss = run_curves_figure(curves, "loss", run.best_epoch)
+    left, right = st.columns(2)
+    left.plotly_chart(accuracy, width="stretch", key="run.curves.accuracy")
+    right.plotly_chart(loss, width="stretch", key="run.curves.loss")
+    figures.update({"Accuracy": accuracy, "Loss": loss})
+    if curves["learning_rate"].notna().any():
+        rate = learning_rate_figure(curves)
+        left.plotly_chart(rate, width="stretch", key="run.curves.lr")
+        figures["Learning rate"] = rate
+    seconds = curves["epoch_seconds"].dropna()
+    if not seconds.empty:
+        right.metric("mean epoch time", f"{seconds.mean():.1f} s")
+    with st.expander("Per-epoch numbers"):
+        st.dataframe(curves, hide_index=True, key="run.curves.table")
+
+
+def _live_curves(database: Database, run_id: int, figures: Figures) -> None:
+    run = fetch_run(database, run_id)
+    if run is None:
+        return
+    if run.status.value == "running":
+        st.caption(f"Training: {run.epochs_done} of {run.epochs} epochs done; refreshes every 3 s.")
+    curves_panel(database, run, figures)
+
+
+# While a run trains, its curves redraw themselves as epochs arrive.
+live_curves_panel = st.fragment(run_every=3)(_live_curves)

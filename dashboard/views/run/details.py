@@ -1,0 +1,49 @@
+"""The Run page's Details tab: config, environment, times and every attempt."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.queries import fetch_attempts
+from dashboard.tables import attempts_table
+from db.entities import RunRecord
+from db.session import Database
+
+
+def details_panel(database: Database, run: RunRecord) -> None:
+    """Config, environment, timestamps and every attempt with how it ended."""
+    config, environment = st.columns(2)
+    with config:
+        st.subheader("Config")
+        st.json(run.config, expanded=True)
+    with environment:
+        st.subheader("Environment")
+        if run.environment:
+            st.dataframe(
+                pd.DataFrame(
+                    [(k, "" if v is None else str(v)) for k, v in run.environment.items()],
+                    columns=["item", "value"],
+                ),
+                hide_index=True,
+                key="run.environment",
+            )
+        else:
+            st.caption("Recorded when a worker starts the run.")
+        st.subheader("Times (UTC)")
+        times = {
+            "queued": run.created_at,
+            "started": run.started_at,
+            "finished": run.finished_at,
+            "last heartbeat": run.heartbeat_at,
+        }
+        st.dataframe(
+            pd.DataFrame(
+                [(k, f"{v:%Y-%m-%d %H:%M:%S}" if v else "–") for k, v in times.items()],
+                columns=["event", "time"],
+            ),
+            hide_index=True,
+            key="run.times",
+        )
+    st.subheader("Attempts")
+    attempts_table(fetch_attempts(database, (run.id,)), key="run.attempts")

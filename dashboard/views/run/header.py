@@ -1,0 +1,108 @@
+"""The top of a run's page: title, status and outcome, links, and the run's actions.
+
+User-typed text (run names, dataset warnings) is escaped before it reaches Markdown;
+tracebacks are code blocks.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.actions import cancel, cancel_message, delete, rerun
+from dashboard.auth import can_write
+from dashboard.nav import COMPARE_PAGE, PREDICT_PAGE, QUEUE_PAGE, RUNS_PAGE
+from dashboard.queries import fetch_model_meta, model_bytes
+from dashboard.text import md_escape
+from db.entities import RunRecord
+from db.models import RunStatus
+from db.session import Database
+
+
+def _fraction(value: float | None) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.3f}"
+
+
+def run_header(run: RunRecord) -> None:
+    """Title, outcome, stop reason, error and warnings: what to know before any tab."""
+    st.title(f"Run {run.id} · {md_escape(run.name)}")
+    facts = [f"study {run.study}" if run.study else "no study", f"attempt {run.attempt}"]
+    if run.tags:
+        facts.append("tags " + ", ".join(run.tags))
+    if run.worker:
+        facts.append(f"worker {run.worker}")
+    st.caption(md_escape(" · ".join(facts)))
+    status, epochs, best, last, validation = st.columns(5)
+    status.metric("status", run.status.value)
+    epochs.metric("epochs done", f"{run.epochs_done}/{run.epochs}")
+    at_epoch = f" (epoch {run.best_epoch})" if run.best_epoch else ""
+    best.metric(f"best val accuracy{at_epoch}", _fraction(run.best_val_accuracy))
+    last.metric("last val accuracy", _fraction(run.last_val_accuracy))
+    accuracy = (run.evaluation or {}).get("accuracy")
+    validation.metric("evaluated accuracy", _fraction(accuracy))
+    if run.stop_reason:
+        detail = f": {run.stop_detail}" if run.stop_detail else ""
+        st.text(f"Stop reason: {run.stop_reason.value}{detail}")
+    if run.cancel_requested and run.status.value == "running":
+        st.info("Cancellation requested; the worker stops at its next heartbeat.")
+    for warning in run.warnings:
+        st.warning(md_escape(warning), icon=":material/warning:")
+    if run.error:
+        st.markdown("**Error**")
+        st.code(run.error, language=None, wrap_lines=True)  # text, never HTML
+
+
+def links_and_actions(database: Database, run: RunRecord) -> None:
+    """Download the model, predict with it, open it in Compare (in the caller's container)."""
+    meta = fetch_model_meta(database, run.id) if run.status.value == "succeeded" else None
+    if meta is not None:
+        st.download_button(
+            "Download model (.keras)",
+            data=lambda: model_bytes(database, run.id),  # read from the database on click
+            file_name=f"run-{run.id}.keras",  # ours, never from user input
+            mime="application/octet-stream",
+            icon=":material/download:",
+            on_click="ignore",
+            key="run.download",
+        )
+        st.page_link(
+            PREDICT_PAGE,
+            label="Predict with this model",
+            icon=":material/image_search:",
+            query_params={"runs": str(run.id)},
+        )
+    st.page_link(
+        COMPARE_PAGE,
+        label="Open in Compare",
+        icon=":material/stacked_line_chart:",
+        query_params={"runs": str(run.id)},
+    )
+    st.page_link(
+        QUEUE_PAGE,
+        label="Clone into the form",
+        icon=":material/content_copy:",
+        query_params={"clone": str(run.id)},
+    )
+    run_controls(database, run)
+
+
+def run_controls(database: Database, run: RunRecord) -> None:
+    """Cancel, re-run or delete the run (team mode: signed-in users only)."""
+    active = run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+    if active and not run.cancel_requested:
+        clicked = st.button("Cancel run", icon=":material/cancel:", key="run.cancel")
+        if clicked and can_write("cancel runs"):
+            st.toast(cancel_message(run.id, cancel(database, run.id)))
+            st.rerun()
+    if run.status.is_final:
+        clicked = st.button("Re-run", icon=":material/replay:", key="run.rerun")
+        new_id = rerun(database, run.id) if clicked and can_write("re-run runs") else None
+        if new_id is not None:
+            st.toast(f"Queued run {new_id}, a copy of run {run.id}.")
+    if run.status is not RunStatus.RUNNING:
+        with st.popover("Delete", icon=":material/delete:"):
+            st.write(f"Delete run {run.id} with its curves, model and verdicts? No undo.")
+            clicked = st.button("Delete for good", type="primary", key="run.delete")
+            if clicked and can_write("delete runs"):
+                delete(database, run.id)
+                st.switch_page(RUNS_PAGE)

@@ -1,0 +1,220 @@
+"""The Compare page through AppTest, on a database with runs of several studies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.state import parse_ids
+from dashboard.views.compare import panels
+from tests.dashboard.conftest import Lab, open_page
+from tests.dashboard.studies import StudyLab, seed_studies
+
+
+@pytest.fixture
+def studies(lab: Lab) -> StudyLab:
+    """`lab` plus the five runs of study "seeds"."""
+    return seed_studies(lab)
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def _drawn_runs(figure: dict) -> set[int]:
+    """Run ids named by the hover labels of a curves figure."""
+    labels = {text for trace in figure["data"] for text in trace.get("customdata") or []}
+    return {int(text[1:].split(" ", 1)[0]) for text in labels if text.startswith("#")}
+
+
+def test_runs_param_draws_those_runs_coloured_by_the_differing_knob(lab: Lab) -> None:
+    """?runs= of an adam and an sgd run: one line per optimizer and series, two legend entries."""
+    at = open_page("compare", runs=f"{lab.adam},{lab.sgd}")
+    assert not at.exception
+    [figure] = _figures(at)
+    assert _drawn_runs(figure) == {lab.adam, lab.sgd}
+    assert [t["name"] for t in figure["data"] if t.get("showlegend")] == [
+        "optimizer=adam",
+        "optimizer=sgd",
+    ]
+
+
+def test_study_param_opens_the_whole_study(studies: StudyLab) -> None:
+    """?study=seeds compares every run of the study, in "all matching" mode."""
+    at = open_page("compare", study="seeds")
+    assert not at.exception
+    assert at.segmented_control(key="compare.mode").value == "all"
+    assert _drawn_runs(_figures(at)[0]) == set(studies.seeds_study)
+
+
+def test_choosing_a_study_switches_to_all_of_it_and_writes_the_url(studies: StudyLab) -> None:
+    """Picking a study in the filter replaces picked runs by the study: `?study=` only."""
+    at = open_page("compare", runs=str(studies.lab.running))
+    at.selectbox(key="compare.f.study").set_value("seeds").run()
+    assert not at.exception
+    assert at.query_params.get("study") == "seeds" and "runs" not in at.query_params
+    assert _drawn_runs(_figures(at)[0]) == set(studies.seeds_study)
+
+
+def test_filter_params_fill_the_filter_widgets(studies: StudyLab) -> None:
+    """?study=seeds&optimizer=sgd&q=b32 pre-fills the widgets and selects the one match."""
+    at = open_page("compare", study="seeds", optimizer="sgd", q="b32")
+    assert at.multiselect(key="compare.f.k.optimizer").value == ["sgd"]
+    assert at.text_input(key="compare.f.q").value == "b32"
+    assert _drawn_runs(_figures(at)[0]) == {studies.sgd_batch32}
+
+
+def test_switching_to_pick_starts_from_the_matching_runs(studies: StudyLab) -> None:
+    """From "all matching", "Pick runs" writes those runs' ids to `?runs=`."""
+    at = open_page("compare", study="seeds", optimizer="adam")
+    at.segmented_control(key="compare.mode").set_value("pick").run()
+    assert not at.exception
+    assert sorted(parse_ids(at.query_params["runs"])) == [studies.adam0, studies.adam1]
+
+
+def test_picking_rows_writes_runs_to_the_url(lab: Lab) -> None:
+    """Selecting picker rows (by position) stores the runs' ids in `?runs=`."""
+    at = open_page("compare", runs=str(lab.adam))
+    picker = at.dataframe(key="compare.picker").value
+    rows = [list(picker["id"]).index(i) for i in (lab.adam, lab.failed)]
+    at.session_state["compare.picker"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert sorted(parse_ids(at.query_params["runs"])) == sorted([lab.adam, lab.failed])
+
+
+def test_picked_runs_hidden_by_a_filter_stay_picked(lab: Lab) -> None:
+    """Filtering the picker to failed runs keeps the succeeded pick in `?runs=`."""
+    at = open_page("compare", runs=f"{lab.adam},{lab.failed}")
+    at.multiselect(key="compare.f.status").set_value(["failed"]).run()
+    assert list(at.dataframe(key="compare.picker").value["id"]) == [lab.failed]
+    assert sorted(parse_ids(at.query_params["runs"])) == sorted([lab.adam, lab.failed])
+
+
+def test_curve_params_come_from_the_url(studies: StudyLab) -> None:
+    """metrics, color, dash, band, smooth, x, logy and best set the widgets and the figure."""
+    at = open_page(
+        "compare", study="seeds", metrics="val_loss", color="seed", dash="batch_size",
+        band="std", smooth="0.4", x="wall", logy="1", best="0",
+    )  # fmt: skip
+    assert not at.exception
+    assert at.pills(key="compare.metrics").value == ["val_loss"]
+    assert (at.selectbox(key="compare.color").value, at.selectbox(key="compare.dash").value) == (
+        "seed",
+        "batch_size",
+    )
+    assert at.slider(key="compare.smooth").value == pytest.approx(0.4)
+    assert at.toggle(key="compare.logy").value and not at.toggle(key="compare.best").value
+    [figure] = _figures(at)
+    assert figure["layout"]["yaxis"]["type"] == "log"
+    assert figure["layout"]["xaxis"]["title"]["text"] == "seconds since the run started"
+    assert not any(t.get("name") == "best epoch" for t in figure["data"])
+
+
+def test_changing_curve_widgets_writes_the_url(lab: Lab) -> None:
+    """Colour, smoothing and log-y changes land in `?color=`, `?smooth=`, `?logy=`."""
+    at = open_page("compare", runs=f"{lab.adam},{lab.sgd}")
+    at.selectbox(key="compare.color").set_value("run")
+    at.slider(key="compare.smooth").set_value(0.6)
+    at.toggle(key="compare.logy").set_value(True).run()
+    assert not at.exception
+    assert (at.query_params["color"], at.query_params["smooth"], at.query_params["logy"]) == (
+        "run",
+        "0.6",
+        "1",
+    )
+
+
+def test_band_over_seeds_draws_filled_bands(studies: StudyLab) -> None:
+    """?band=minmax over a study with two seeds per setting draws filled bands."""
+    at = open_page("compare", study="seeds", band="minmax")
+    fills = [t for t in _figures(at)[0]["data"] if t.get("fill") == "toself"]
+    assert fills  # adam and sgd (batch 16) each have two seeds
+
+
+def test_unknown_params_fall_back_to_defaults(lab: Lab) -> None:
+    """?color=bogus&x=sideways are ignored rather than failing."""
+    at = open_page("compare", runs=f"{lab.adam},{lab.sgd}", color="bogus", x="sideways")
+    assert not at.exception
+    assert at.selectbox(key="compare.color").value == "auto"
+    assert "color" not in at.query_params and "x" not in at.query_params
+
+
+def test_table_tab_shows_only_differing_knobs_highlighted(studies: StudyLab) -> None:
+    """?tab=table: optimizer, batch_size and seed columns, not image_size; cells are styled."""
+    at = open_page("compare", study="seeds", tab="table")
+    assert not at.exception and not _figures(at)
+    table = at.dataframe[0]
+    columns = list(table.value.columns)
+    assert {"optimizer", "batch_size", "seed", "min_val_loss_epoch"} <= set(columns)
+    assert "image_size" not in columns
+    assert "background-color" in table.proto.arrow_data.styler.styles
+
+
+def test_table_reports_best_and_lowest_loss_epochs(studies: StudyLab) -> None:
+    """Each run's best validation accuracy is at epoch 3 of 4 in the seeded curves."""
+    at = open_page("compare", study="seeds", tab="table")
+    table = at.dataframe[0].value
+    assert set(table["best_val_accuracy_epoch"]) == {3}
+    assert set(table["min_val_loss_epoch"]) == {3}
+
+
+def test_parallel_tab_draws_parallel_coordinates(studies: StudyLab) -> None:
+    """?tab=parallel: one parcoords trace ending with best val accuracy."""
+    at = open_page("compare", study="seeds", tab="parallel")
+    [figure] = _figures(at)
+    [trace] = figure["data"]
+    assert trace["type"] == "parcoords"
+    assert trace["dimensions"][-1]["label"] == "best val accuracy"
+
+
+def test_downloads_are_offered_on_the_curves_tab(lab: Lab) -> None:
+    """The curves tab offers the figure as HTML and the curves as CSV."""
+    at = open_page("compare", runs=f"{lab.adam},{lab.sgd}")
+    keys = {button.key for button in at.get("download_button")}
+    assert {"compare.curves_html", "compare.curves_csv"} <= keys
+
+
+def test_more_runs_than_drawn_says_so(studies: StudyLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the drawing cap, the page draws the newest and warns how many are left out."""
+    monkeypatch.setattr(panels, "MAX_DRAWN", 2)
+    at = open_page("compare", study="seeds")
+    assert "Drawing the newest 2 of 5" in at.warning[0].value
+    assert len(_drawn_runs(_figures(at)[0])) == 2
+
+
+def test_running_runs_make_the_view_live(lab: Lab) -> None:
+    """A selected running run says the view refreshes itself."""
+    at = open_page("compare", runs=f"{lab.adam},{lab.running}")
+    assert any("refreshing" in caption.value for caption in at.caption)
+
+
+def test_compare_shares_the_view_as_a_relative_url(lab: Lab) -> None:
+    """The share caption is the page's path with its query parameters."""
+    at = open_page("compare", runs=f"{lab.adam},{lab.sgd}", metrics="loss,val_loss")
+    path = f"/compare?runs={lab.adam},{lab.sgd}&metrics=loss,val_loss"
+    assert any(path in caption.value for caption in at.caption)
+
+
+def test_compare_with_nothing_picked_says_what_to_do(lab: Lab) -> None:
+    """Without ?runs= or a filter the page asks for runs instead of drawing an empty chart."""
+    at = open_page("compare")
+    assert not at.exception and not _figures(at)
+    assert "Pick runs" in at.info[0].value
+
+
+def test_compare_saves_the_view_as_a_report(lab: Lab) -> None:
+    """Save as report on Compare freezes the curves figure and the picked runs under an id."""
+    from db.reports import list_reports
+
+    at = open_page("compare", runs=f"{lab.adam},{lab.sgd}")
+    title = next(t for t in at.text_input if t.label == "Title")
+    title.set_value("adam vs sgd")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception
+    assert any("Saved report" in s.value for s in at.success)
+    with lab.database.read() as session:
+        reports = list_reports(session)
+    assert [r.title for r in reports] == ["adam vs sgd"]

@@ -1,0 +1,138 @@
+"""The Queue page through AppTest: the form, grids, the report preset, recent runs."""
+
+from __future__ import annotations
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from db.models import RunStatus
+from db.runs import get_run
+from experiment.presets import report_study
+from tests.dashboard.conftest import Lab, open_page
+
+
+def _run(lab: Lab, run_id: int):
+    with lab.database.read() as session:
+        return get_run(session, run_id)
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def _errors(at: AppTest) -> str:
+    return "\n".join(error.value for error in at.error)
+
+
+def test_queue_submit_queues_the_forms_values(lab: Lab) -> None:
+    """Submitting the form queues one run carrying the values typed into it."""
+    at = open_page("queue")
+    at.text_input(key="cfg.name").set_value("my-run")
+    at.selectbox(key="cfg.optimizer").set_value("sgd")
+    at.number_input(key="cfg.epochs").set_value(7)
+    at.button(key="cfg.submit").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == [f"Queued run {lab.queued + 1}"]
+    run = _run(lab, lab.queued + 1)
+    assert (run.name, run.optimizer, run.epochs, run.status) == (
+        "my-run",
+        "sgd",
+        7,
+        RunStatus.QUEUED,
+    )
+    assert run.config["augmentation"]["zoom_range"] == [0.2, 0.5]
+
+
+def test_queue_zero_learning_rate_names_the_field_and_queues_nothing(lab: Lab) -> None:
+    """A learning rate of 0 shows an error naming learning_rate; no run is added."""
+    at = open_page("queue")
+    at.number_input(key="cfg.learning_rate").set_value(0.0)
+    at.button(key="cfg.submit").click().run()
+    assert not at.exception
+    assert "learning_rate" in _errors(at)
+    assert not at.success
+    assert lab.count_runs() == 5
+
+
+def test_queue_zoom_low_above_high_names_the_field(lab: Lab) -> None:
+    """A zoom range with low > high is refused with an error naming augmentation.zoom_range."""
+    at = open_page("queue")
+    at.number_input(key="cfg.augmentation.zoom_range.low").set_value(0.9)
+    at.number_input(key="cfg.augmentation.zoom_range.high").set_value(0.5)
+    at.button(key="cfg.submit").click().run()
+    assert "augmentation.zoom_range" in _errors(at)
+    assert lab.count_runs() == 5
+
+
+def test_grid_preview_counts_combinations(lab: Lab) -> None:
+    """Two optimizers times two batch sizes preview as 4 runs, none queued yet."""
+    at = open_page("queue")
+    at.text_area(key="grid.text").set_value("optimizer: [sgd, adam]\nbatch_size: [16, 32]")
+    at.button(key="grid.preview_button").click().run()
+    assert not at.exception
+    assert any("4 runs" in m.value for m in at.markdown)
+    preview = at.dataframe[0].value
+    assert list(preview.columns) == [
+        "name",
+        "optimizer",
+        "batch_size",
+        "same as run",
+        "est. minutes",
+    ]
+    assert len(preview) == 4
+    assert any("0 of 4 repeat" in c.value for c in at.caption)
+    assert at.button(key="grid.queue").label == "Queue 4 runs"
+    assert lab.count_runs() == 5
+
+
+def test_grid_queue_button_queues_every_combination(lab: Lab) -> None:
+    """After a preview, "Queue N runs" adds all N runs in one go."""
+    at = open_page("queue")
+    at.text_area(key="grid.text").set_value("optimizer: [sgd, adam, rmsprop]")
+    at.button(key="grid.preview_button").click().run()
+    at.button(key="grid.queue").click().run()
+    assert not at.exception
+    assert lab.count_runs() == 5 + 3
+    assert _run(lab, lab.queued + 3).name == "report-best [optimizer=rmsprop]"
+
+
+def test_grid_with_a_bad_field_shows_the_problem(lab: Lab) -> None:
+    """A grid over an unknown field is an error naming it, and no preview appears."""
+    at = open_page("queue")
+    at.text_area(key="grid.text").set_value("optimiser: [sgd, adam]")
+    at.button(key="grid.preview_button").click().run()
+    assert "grid.optimiser" in _errors(at)
+    assert all(b.key != "grid.queue" for b in at.button)
+
+
+def test_reproduce_report_queues_the_whole_study(lab: Lab) -> None:
+    """The report button queues every run of report_study with the chosen size and scale."""
+    at = open_page("queue")
+    at.number_input(key="report.size").set_value(112)
+    at.number_input(key="report.scale").set_value(0.1)
+    at.button(key="report.submit").click().run()
+    assert not at.exception
+    expected = len(report_study(image_size=112, epochs_scale=0.1))
+    assert lab.count_runs() == 5 + expected
+    assert _run(lab, lab.queued + 1).image_size == 112
+
+
+def test_recent_runs_lists_every_run_with_progress(lab: Lab) -> None:
+    """The live list shows the seeded runs newest first with their epochs done."""
+    at = open_page("queue")
+    recent = at.dataframe[0].value
+    assert list(recent["id"]) == [5, 4, 3, 2, 1]
+    assert recent.set_index("id").loc[lab.running, "epochs_text"] == "2/3"
+
+
+def test_cancel_a_queued_run(lab: Lab) -> None:
+    """Cancel on a queued run marks it cancelled at once."""
+    at = open_page("queue")
+    at.selectbox(key="cancel.run").set_value(lab.queued)
+    at.button(key="cancel.button").click().run()
+    assert not at.exception
+    assert _run(lab, lab.queued).status is RunStatus.CANCELLED
+
+
+# Database problems

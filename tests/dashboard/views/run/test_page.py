@@ -1,0 +1,172 @@
+"""The Run page (`/run?id=N`) through AppTest on a seeded SQLite database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.conftest import TRACEBACK, EvaluatedLab, Lab, open_page
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [figure["layout"]["title"]["text"] for figure in _figures(at)]
+
+
+def _captions(at: AppTest) -> list[str]:
+    return [caption for image in at.get("image") for caption in image.captions]
+
+
+def test_run_page_without_id_points_to_runs(lab: Lab) -> None:
+    """`/run` without `?id=` says what it needs and links to the Runs page."""
+    at = open_page("run")
+    assert not at.exception
+    assert "?id=" in at.info[0].value
+    assert at.get("page_link")
+
+
+def test_unknown_run_says_so(lab: Lab) -> None:
+    """`?id=` of a run that does not exist is a warning, not a traceback."""
+    at = open_page("run", id="999")
+    assert not at.exception
+    assert "no run 999" in at.warning[0].value
+
+
+def test_curves_tab_draws_accuracy_loss_and_learning_rate(evaluated_lab: EvaluatedLab) -> None:
+    """The default tab shows the run's title, outcome and its three curve figures."""
+    at = open_page("run", id=str(evaluated_lab.a))
+    assert not at.exception
+    assert at.title[0].value == f"Run {evaluated_lab.a} · adam \\<b\\>A\\</b\\>"
+    assert sorted(_titles(at)) == ["Accuracy", "Learning rate", "Loss"]
+    [accuracy] = [f for f in _figures(at) if f["layout"]["title"]["text"] == "Accuracy"]
+    assert [trace["name"] for trace in accuracy["data"]] == ["train", "validation"]
+    assert any(m.label == "status" and m.value == "succeeded" for m in at.metric)
+
+
+def test_failed_run_shows_its_traceback_as_text(lab: Lab) -> None:
+    """A failed run's error is a code block, verbatim (its HTML stays text)."""
+    at = open_page("run", id=str(lab.failed))
+    assert not at.exception
+    assert [code.value for code in at.code] == [TRACEBACK]
+
+
+def test_evaluation_tab_confusion_table_and_misclassified_gallery(
+    evaluated_lab: EvaluatedLab,
+) -> None:
+    """Evaluation: confusion counts, per-class metrics and the one mistake with its classes."""
+    at = open_page("run", id=str(evaluated_lab.a), tab="Evaluation")
+    assert not at.exception
+    [confusion] = _figures(at)
+    assert confusion["data"][0]["text"][1] == ["1", "1", "0", "0"]  # rain: 1 right, 1 as cloudy
+    per_class = at.dataframe[0].value
+    assert list(per_class["class"]) == ["cloudy", "rain", "shine", "sunrise"]
+    assert per_class.set_index("class").loc["rain", "recall"] == 0.5
+    assert _captions(at) == ["rain → cloudy (60%)"]
+
+
+def test_confusion_matrix_row_normalised_from_the_url(evaluated_lab: EvaluatedLab) -> None:
+    """`?cm=row-normalised` shows each true class's shares."""
+    at = open_page("run", id=str(evaluated_lab.a), tab="Evaluation", cm="row-normalised")
+    assert not at.exception
+    [confusion] = _figures(at)
+    assert confusion["data"][0]["text"][1] == ["50%", "50%", "0%", "0%"]
+    assert "share" in confusion["layout"]["title"]["text"]
+
+
+def test_versus_from_url_compares_per_class_delta_and_galleries(
+    evaluated_lab: EvaluatedLab,
+) -> None:
+    """`?vs=B` opens the comparison: grouped bars, A − B heatmap, right/wrong galleries."""
+    lab = evaluated_lab
+    at = open_page("run", id=str(lab.a), vs=str(lab.b))
+    assert not at.exception
+    assert at.multiselect(key="run.vs").value == [lab.b]
+    per_class, delta = _figures(at)
+    assert [trace["name"] for trace in per_class["data"]] == [
+        f"{lab.a} · adam &lt;b&gt;A&lt;/b&gt;",
+        f"{lab.b} · sgd-b",
+    ]
+    assert delta["data"][0]["text"][0] == ["+1", "-1", "0", "0"]  # cloudy: A right where B not
+    assert sorted(_captions(at)) == sorted(
+        ["cloudy · said rain (60%)", "shine · said sunrise (60%)", "rain · said cloudy (60%)"]
+    )
+
+
+def test_versus_offers_only_runs_on_the_same_validation_set(evaluated_lab: EvaluatedLab) -> None:
+    """The picker lists B (same classes and images) but not the 3-class run."""
+    lab = evaluated_lab
+    at = open_page("run", id=str(lab.a), tab="Versus", vs=str(lab.other))
+    assert not at.exception
+    picker = at.multiselect(key="run.vs")
+    assert picker.options == [f"{lab.b} · sgd-b (accuracy 0.750)"]
+    assert picker.value == []
+    assert any("Not comparable with this run" in c.value for c in at.caption)
+
+
+def test_augmentation_tab_previews_thumbnails_when_the_dataset_is_elsewhere(
+    evaluated_lab: EvaluatedLab,
+) -> None:
+    """Augmentation: one row per class thumbnail, the original then six draws."""
+    at = open_page("run", id=str(evaluated_lab.a), tab="Augmentation")
+    assert not at.exception
+    rows = at.get("image")
+    assert len(rows) == 4
+    assert rows[0].captions == ["cloudy"] + [f"draw {i}" for i in range(1, 7)]
+    assert any("thumbnails" in caption.value for caption in at.caption)
+
+
+def test_model_tab_lists_layers_and_offers_the_download(evaluated_lab: EvaluatedLab) -> None:
+    """Model: the stored summary's layers, and a download named run-<id>.keras."""
+    at = open_page("run", id=str(evaluated_lab.a), tab="Model")
+    assert not at.exception
+    assert "probabilities" in list(at.dataframe[0].value["layer"])
+    [download] = at.get("download_button")
+    assert download.proto.label == "Download model (.keras)"
+
+
+def test_details_tab_shows_environment_and_attempts(evaluated_lab: EvaluatedLab) -> None:
+    """Details: the environment table and the attempts, including one handed back."""
+    lab = evaluated_lab
+    at = open_page("run", id=str(lab.handed_back), tab="Details")
+    assert not at.exception
+    attempts = at.dataframe[-1].value
+    assert list(attempts["outcome"]) == ["handed_back"]
+    assert "worker shut down" in attempts["detail"][0]
+
+
+def test_save_as_report_freezes_the_run_view(evaluated_lab: EvaluatedLab) -> None:
+    """Saving from the run page stores a report with its figures and a note."""
+    from db.reports import get_report, list_reports
+
+    lab = evaluated_lab
+    at = open_page("run", id=str(lab.a), vs=str(lab.b))
+    at.text_area(key="run.report.note").set_value("B confuses **cloudy**")
+    at.button(key="FormSubmitter:run.report.form-Save").click().run()
+    assert not at.exception
+    with lab.database.read() as session:
+        [summary] = list_reports(session)
+        report = get_report(session, summary.id)
+    assert report is not None and report.kind == "run"
+    assert report.note == "B confuses **cloudy**"
+    assert report.state["run_ids"] == [lab.a, lab.b]
+    assert report.state["settings"]["vs"] == [lab.b]
+    assert set(report.figures) == {"Accuracy per class", f"Confusion difference {lab.a} − {lab.b}"}
+    assert any(summary.id in s.value for s in at.success)
+
+
+# Pure functions behind the page
+
+
+def test_running_run_curves_refresh_live(lab: Lab) -> None:
+    """A running run's curves come with its progress and redraw every 3 s."""
+    at = open_page("run", id=str(lab.running))
+    assert not at.exception
+    assert any("2 of 3 epochs done" in caption.value for caption in at.caption)
+    assert "Accuracy" in _titles(at)
