@@ -145,6 +145,7 @@ def _run_row(run: Any) -> dict[str, Any]:
         "id": run.id,
         "name": run.name,
         "status": run.status.value,
+        "source": run.source.value,
         "epochs_done": run.epochs_done,
         "epochs": run.epochs,
         "best_val_accuracy": run.best_val_accuracy,

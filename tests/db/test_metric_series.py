@@ -205,3 +205,16 @@ def test_a_script_run_without_heartbeat_is_not_requeued(database: Database) -> N
         session.execute(update(Run).values(heartbeat_at=Run.created_at - timedelta(hours=1)))
         requeued, failed = queue.requeue_lost(session, timedelta(seconds=5))
     assert (requeued, failed) == ([], [])
+
+
+def test_runs_filter_by_source(database: Database) -> None:
+    """The run list can show only queued, script or imported runs."""
+    from db.runs import list_runs, run_table
+
+    queued, _ = running_run(database)
+    with database.begin() as session:
+        imported = save_imported_run(session, _imported())
+    with database.read() as session:
+        assert [r.id for r in list_runs(session, sources=[RunSource.IMPORT])] == [imported]
+        rows = run_table(session, ["id", "source"], sources=[RunSource.QUEUED])
+    assert [(row[0], RunSource(row[1])) for row in rows] == [(queued, RunSource.QUEUED)]
