@@ -162,8 +162,9 @@ Index("ix_runs_claim_order", Run.status, Run.priority.desc(), Run.created_at, Ru
 
 
 # Metric values as one JSON object per epoch or step (JSONB on PostgreSQL): any names, one
-# row written per epoch, and a 200-run Compare view reads its columns in one query
-# (`JSON_EXTRACT` / `->>`), about 3x faster than one row per value (bench/RESULTS.md).
+# row written per epoch, and a 200-run Compare view reads the names it wants as columns in one
+# query (`JSON_EXTRACT` / `->>`), with about half the CPU of one row per value pivoted in
+# Python (bench.dashboard, bench/RESULTS.md).
 METRICS_JSON = JSON().with_variant(JSONB(), "postgresql")
 
 
