@@ -215,10 +215,10 @@ def _truncated_copy(keras_logs: KerasLogs, folder: Path) -> Path:
         (
             "truncated",
             r"train/events\.out\.tfevents.*: damaged event file \(truncated record "
-            r"at byte \d+ of \d+\)",
+            r"at byte \d+ of \d+; was it still being written\?\); nothing imported",
         ),
         ("corrupt", r"damaged event file \(corrupted record at byte \d+"),
-        ("no_epoch", r"bad\.csv: no `epoch` column \(found: loss, accuracy\)"),
+        ("no_epoch", r"bad\.csv: no `epoch` column \(found: loss, accuracy\).*nothing imported"),
         ("not_a_number", r"bad\.csv, line 3, column 'loss': 'abc' is not a number"),
         ("short_line", r"bad\.csv, line 2: 1 values for 2 columns"),
         ("empty_csv", r"bad\.csv is empty"),
@@ -274,7 +274,7 @@ def test_one_damaged_run_in_a_folder_stops_the_whole_import(
     shutil.copytree(keras_logs.tensorboard, tmp_path / "logs" / "good")
     _truncated_copy(keras_logs, tmp_path / "logs" / "bad")
     database = Database(sqlite_database_url)
-    with pytest.raises(ImportFailed, match="1 of 2 run"):
+    with pytest.raises(ImportFailed, match="1 of 2 runs could not be read; nothing imported"):
         import_path(database, tmp_path / "logs", ImportOptions())
     assert "bad/train/events.out.tfevents" in capsys.readouterr().err
     with database.read() as session:

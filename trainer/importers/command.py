@@ -94,12 +94,13 @@ def read_log(source: LogSource) -> RunLog:
 def import_path(database: Database, path: Path, options: ImportOptions) -> list[int]:
     """Import every run under `path`; returns the new run ids (skipped ones are reported).
 
-    Raises LogError when `path` holds nothing to import, ImportFailed when some run could
-    not be read (each reason printed to stderr first); nothing is written then.
+    Raises LogError when `path` holds nothing to import or its one run cannot be read, and
+    ImportFailed when some of several runs cannot be read (each reason printed to stderr
+    first); nothing is written then.
     """
     sources = find_sources(path)
     plans: list[tuple[LogSource, str, RunLog]] = []
-    failures = 0
+    failures: list[LogError] = []
     for source in sources:
         shown = source.label or str(path)
         import_hash = source.content_hash()
@@ -115,11 +116,14 @@ def import_path(database: Database, path: Path, options: ImportOptions) -> list[
         try:
             plans.append((source, import_hash, read_log(source)))
         except LogError as error:
-            print(f"error: {error}", file=sys.stderr)
-            failures += 1
+            failures.append(error)
+            if len(sources) > 1:
+                print(f"error: {error}", file=sys.stderr)
+    if len(sources) == 1 and failures:
+        raise LogError(f"{failures[0]}; nothing imported")
     if failures:
         raise ImportFailed(
-            f"{failures} of {len(sources)} run(s) could not be read; nothing imported"
+            f"{len(failures)} of {len(sources)} runs could not be read; nothing imported"
         )
     several = len(sources) > 1
     with database.begin() as session:

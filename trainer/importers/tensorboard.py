@@ -83,7 +83,7 @@ def _events(file: Path, base: Path) -> Iterator[Any]:
         where = f"{found[1]} record at byte {found[2]}" if found else error.message.splitlines()[0]
         size = file.stat().st_size
         raise LogError(
-            f"{shown}: damaged event file ({where} of {size}); is it complete? nothing imported"
+            f"{shown}: damaged event file ({where} of {size}; was it still being written?)"
         ) from None
     except DecodeError as error:  # a sound TFRecord file of something else
         raise LogError(f"{shown}: not a TensorBoard event file ({error})") from None
