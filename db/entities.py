@@ -210,7 +210,9 @@ class EpochRecord:
 
     @classmethod
     def from_row(cls, row: EpochMetric) -> EpochRecord:
-        metrics = dict(row.metrics or {})
+        # JSONB prints a large whole number without an exponent (1e30 comes back as an int);
+        # float() gives back the stored double exactly.
+        metrics = {k: None if v is None else float(v) for k, v in (row.metrics or {}).items()}
         return cls(row.epoch, metrics, run_id=row.run_id, recorded_at=as_utc(row.recorded_at))
 
 

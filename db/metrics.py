@@ -188,6 +188,11 @@ def metric_table(
     Step axis: only the steps where at least one of the names has a value (per-batch logs
     can be long, and a series logged every 100 steps should not drag 99 empty rows along).
     `recorded_at` is the driver's (a datetime, or ISO text on SQLite).
+
+    The stored JSON holds each value's exact shortest text. SQLite's parser reads metric-sized
+    numbers back exactly; near 1e±300 it can be one unit in the last place off in a process
+    where a native library lowered the x87 FPU's precision. `load_curves` parses in Python
+    and is exact for every double.
     """
     if not run_ids:
         return []

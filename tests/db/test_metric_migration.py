@@ -7,18 +7,23 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from db.metrics import CURVE_METRICS, curve_table, metric_names
+from db.metrics import CURVE_METRICS, curve_table, load_curves, metric_names
 from db.migrate import downgrade, upgrade
 from db.models import Base, RunSource
 from db.runs import get_run
 from db.session import Database
 
-# Values with all 17 significant digits, a NULL (a NaN the old worker stored) and a tiny one.
+# Values with all 17 significant digits and NULLs (NaNs the old worker stored).
 EPOCHS = [
     (1, 0.12345678901234568, 0.3333333333333333, 1.0000000000000002, None, 0.001, 12.5),
-    (2, 0.1, 0.6666666666666666, 0.9876543210987654, 0.25, 0.001, 1e-300),
+    (2, 0.1, 0.6666666666666666, 0.9876543210987654, 0.25, 0.001, 1e-30),
     (3, 2.220446049250313e-16, 0.7, None, 0.5, 0.0001, 11.0),
 ]
+# Extremes: stored exactly (the JSON text is Python's shortest repr) and read back exactly by
+# Python's parser (load_curves). SQLite's own parser, used by curve_table, is exact for
+# metric-sized numbers but can be 1 ulp off near 1e±300 once a native library has switched the
+# x87 FPU to double precision, which some test modules do.
+EXTREME = (4, 1e-300, 1.7976931348623157e308, 5e-324, 0.5, 1e-30, 1e30)
 RUN_COLUMNS = (
     "name, study, status, priority, config, tags, dataset, architecture, optimizer, "
     "learning_rate, batch_size, epochs, image_size, augmented, seed, attempt, max_attempts, "
@@ -39,7 +44,7 @@ def _seed_0005(database: Database) -> None:
                 {"name": name, "status": status},
             )
         run_id = connection.execute(text("SELECT id FROM runs WHERE name = 'old'")).scalar_one()
-        for epoch, *values in EPOCHS:
+        for epoch, *values in [*EPOCHS, EXTREME]:
             connection.execute(
                 text(
                     "INSERT INTO epoch_metrics (run_id, epoch, loss, accuracy, val_loss, "
@@ -80,9 +85,12 @@ def test_upgrade_keeps_every_epoch_value_and_row(database_url: str) -> None:
     with database.read() as session:
         run_id = session.execute(text("SELECT id FROM runs WHERE name = 'old'")).scalar_one()
         rows = curve_table(session, [run_id])
+        records = load_curves(session, [run_id])
         names = metric_names(session, [run_id])
         run = get_run(session, run_id)
-    assert [row[1:-1] for row in rows] == [tuple(epoch) for epoch in EPOCHS]
+    assert [row[1:-1] for row in rows[:3]] == [tuple(epoch) for epoch in EPOCHS]
+    extreme = records[3]
+    assert (extreme.epoch, *(extreme.metrics[name] for name in CURVE_METRICS)) == EXTREME
     assert all(row[-1] is not None for row in rows)  # recorded_at kept
     assert names == dict.fromkeys(CURVE_METRICS, 1)
     assert run is not None and run.source is RunSource.QUEUED and run.best_epoch == 3
@@ -104,7 +112,7 @@ def test_downgrade_restores_the_six_columns(database_url: str) -> None:
                 "epoch_seconds FROM epoch_metrics ORDER BY epoch"
             )
         ).all()
-    assert [tuple(row) for row in rows] == [tuple(epoch) for epoch in EPOCHS]
+    assert [tuple(row) for row in rows] == [*map(tuple, EPOCHS), EXTREME]
     assert _count(database, "artifacts") == 1
     database.dispose()
 
