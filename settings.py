@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from experiment.metrics import MetricDirections
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
@@ -26,11 +28,14 @@ class Settings:
         dataset_dir: the dataset new runs use unless their config names another
             (`LAB_DATASET`, default: the generated sample set).
         var_dir: git-ignored folder for the default SQLite file and generated data.
+        metric_directions: whether higher or lower is better for metric names Keras does not
+            define (`LAB_METRIC_DIRECTIONS=dice=max,*_error=min`).
     """
 
     database_url: str
     dataset_dir: Path
     var_dir: Path
+    metric_directions: MetricDirections = field(default_factory=MetricDirections)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -39,7 +44,12 @@ class Settings:
         var_dir = Path(env.get("LAB_VAR_DIR") or DEFAULT_VAR_DIR).resolve()
         database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'lab.db'}"
         dataset_dir = Path(env.get("LAB_DATASET") or var_dir / "data" / "weather-sample")
-        return cls(database_url=database_url, dataset_dir=dataset_dir, var_dir=var_dir)
+        return cls(
+            database_url=database_url,
+            dataset_dir=dataset_dir,
+            var_dir=var_dir,
+            metric_directions=MetricDirections.from_env(env),
+        )
 
 
 def resolve_dataset_path(dataset: str) -> Path:

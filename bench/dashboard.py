@@ -1,17 +1,23 @@
 """Dashboard benchmark: the server-side cost of the Runs list and of a 200-run Compare view.
 
 A temporary SQLite database is filled (bulk inserts) with 1,000 runs x 50 epochs in 20 studies
-(optimizers, learning rates, batch sizes, seeds; a few runs failed, running or queued). Then,
-timed the way the pages do it but without Streamlit's cache:
+(optimizers, learning rates, batch sizes, seeds; a few runs failed, running or queued); each
+epoch holds the six standard metrics plus a custom `auc`/`val_auc` pair, as one JSON object
+(db/models.py EpochMetric). Then, timed the way the pages do it but without Streamlit's cache:
 
 * **list runs**: the Runs page's query (`db.runs.run_table`, driver rows, configs left as
   JSON text) and DataFrame (`run_table_frame`);
+* **metric names**: every metric name of those 200 runs (`db.metrics.metric_names`), what
+  Compare's metric picker lists;
 * **fetch curves**: every epoch of 200 runs (`db.metrics.curve_table` + `curve_table_frame`);
 * **figure**: the Compare figure for those runs (`charts.compare_figure`, one trace per
   colour group and series, NaN gaps between runs, per-point hover), serialised as
   `st.plotly_chart` does it (`plotly.io.to_json(figure, validate=False)`);
 * the same figure built the naive way, one trace per run and series (`make_subplots`,
   `add_trace`), serialised the same way;
+* the curves read from the storage layout not chosen, one row per value (a series table and a
+  points table keyed by series and epoch, as MLflow and Optuna store values), pivoted to the
+  same wide rows;
 * the list and the curves read the naive way, through ORM objects and records.
 
 Each step runs `--repeat` times, ours and the naive build alternating, after a garbage
@@ -59,9 +65,9 @@ from dashboard.text import run_links
 from dashboard.views.compare import figures as charts
 from dashboard.views.compare.figures import CurveOptions
 from dashboard.views.runs.table import RUNS_COLUMNS
-from db.metrics import curve_table, load_curves
+from db.metrics import CURVE_METRICS, curve_table, load_curves, metric_names
 from db.migrate import upgrade
-from db.models import EpochMetric, Run, RunStatus, StopReason
+from db.models import EpochMetric, MetricAxis, MetricSeries, Run, RunStatus, StopReason
 from db.runs import list_runs, run_table
 from db.session import Database
 
@@ -130,16 +136,21 @@ def _curves(
         val_accuracy = min(0.999, accuracy - 0.03 + rng.normal(0, 0.02))
         epoch_seconds = seconds + rng.normal(0, 1.0)
         stamp = stamp + timedelta(seconds=epoch_seconds)
+        metrics = {
+            "accuracy": accuracy,
+            "val_accuracy": val_accuracy,
+            "loss": -math.log(max(accuracy, 0.01)),
+            "val_loss": -math.log(max(val_accuracy, 0.01)),
+            "auc": min(1.0, accuracy + 0.05),
+            "val_auc": min(1.0, val_accuracy + 0.04),
+            "learning_rate": row["learning_rate"] * (0.1 if epoch > 30 else 1.0),
+            "epoch_seconds": epoch_seconds,
+        }
         records.append(
             {
                 "run_id": run_id,
                 "epoch": epoch,
-                "accuracy": accuracy,
-                "val_accuracy": val_accuracy,
-                "loss": -math.log(max(accuracy, 0.01)),
-                "val_loss": -math.log(max(val_accuracy, 0.01)),
-                "learning_rate": row["learning_rate"] * (0.1 if epoch > 30 else 1.0),
-                "epoch_seconds": epoch_seconds,
+                "metrics": metrics,
                 "attempt": 1,
                 "recorded_at": stamp,
             }
@@ -151,9 +162,9 @@ def _summary(row: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, An
     """What `record_epoch` and `finish_run` would have left on the run row."""
     summary: dict[str, Any] = {"epochs_done": len(records)}
     if records:
-        best = max(records, key=lambda r: r["val_accuracy"])
-        summary.update(best_val_accuracy=best["val_accuracy"], best_epoch=best["epoch"],
-                       last_val_accuracy=records[-1]["val_accuracy"])  # fmt: skip
+        best = max(records, key=lambda r: r["metrics"]["val_accuracy"])
+        summary.update(best_val_accuracy=best["metrics"]["val_accuracy"], best_epoch=best["epoch"],
+                       last_val_accuracy=records[-1]["metrics"]["val_accuracy"])  # fmt: skip
     if row["status"] is RunStatus.SUCCEEDED:
         summary.update(stop_reason=StopReason.COMPLETED, finished_at=records[-1]["recorded_at"],
                        stop_detail=f"all {len(records)} epochs done")  # fmt: skip
@@ -163,18 +174,68 @@ def _summary(row: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, An
 
 
 def seed_lab(database: Database, runs: int, epochs: int, seed: int = 0) -> None:
-    """Fill a migrated database with `runs` runs and their epochs, in two bulk inserts."""
+    """Fill a migrated database with `runs` runs, their epochs and metric names, in three bulk
+    inserts."""
     rng = np.random.default_rng(seed)
     now = datetime.now(UTC).replace(microsecond=0)
     rows = [_run_row(i, epochs, now, rng) for i in range(runs)]
     epochs_rows: list[dict[str, Any]] = []
+    names: list[dict[str, Any]] = []
     for run_id, row in enumerate(rows, start=1):  # ids follow insertion order in a new table
         records = _curves(run_id, row, epochs, rng)
         row.update(_summary(row, records))
         epochs_rows += records
+        if records:
+            names += [{"run_id": run_id, "axis": MetricAxis.EPOCH, "name": name}
+                      for name in records[0]["metrics"]]  # fmt: skip
     with database.begin() as session:
         session.execute(insert(Run), rows)
         session.execute(insert(EpochMetric), epochs_rows)
+        session.execute(insert(MetricSeries), names)
+
+
+# One row per value: the layout db/models.py did not choose, filled from the same epochs.
+LONG_LAYOUT = (
+    "CREATE TABLE long_series (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, "
+    "name VARCHAR(200) NOT NULL, UNIQUE (run_id, name))",
+    "CREATE TABLE long_points (series_id INTEGER NOT NULL, epoch INTEGER NOT NULL, value FLOAT, "
+    "PRIMARY KEY (series_id, epoch)) WITHOUT ROWID",
+    "INSERT INTO long_series (run_id, name) SELECT run_id, name FROM metric_series",
+    "INSERT INTO long_points SELECT s.id, e.epoch, json_extract(e.metrics, '$.' || s.name) "
+    "FROM epoch_metrics e JOIN long_series s ON s.run_id = e.run_id",
+)
+
+
+def seed_long_layout(database: Database) -> None:
+    with database.begin() as session:
+        for statement in LONG_LAYOUT:
+            session.connection().exec_driver_sql(statement)
+
+
+def curves_long_layout(database: Database, ids: list[int]) -> pd.DataFrame:
+    """The same wide rows from one row per value: epochs, points (the driver's own rows, as
+    the page reads), a Python pivot."""
+    marks = ", ".join("?" * len(ids))
+    names = ", ".join("?" * len(CURVE_METRICS))
+    epochs_sql = (
+        f"SELECT run_id, epoch, recorded_at FROM epoch_metrics WHERE run_id IN ({marks}) "
+        "ORDER BY run_id, epoch"
+    )
+    points_sql = (
+        f"SELECT s.run_id, s.name, p.epoch, p.value FROM long_series s JOIN long_points p "
+        f"ON p.series_id = s.id WHERE s.run_id IN ({marks}) AND s.name IN ({names})"
+    )
+    with database.read() as session:
+        cursor = session.connection().connection.cursor()
+        epochs = cursor.execute(epochs_sql, ids).fetchall()
+        points = cursor.execute(points_sql, (*ids, *CURVE_METRICS)).fetchall()
+        cursor.close()
+    column = {name: i for i, name in enumerate(CURVE_METRICS, start=2)}
+    blank = [None] * len(CURVE_METRICS)
+    rows = {(run, epoch): [run, epoch, *blank, at] for run, epoch, at in epochs}
+    for run, name, epoch, value in points:
+        rows[(run, epoch)][column[name]] = value
+    return curve_table_frame([tuple(row) for row in rows.values()])
 
 
 # What is timed ---------------------------------------------------------------------------------
@@ -196,6 +257,12 @@ def curves_orm(database: Database, ids: list[int]) -> pd.DataFrame:
     """Today's curves fetch: ORM rows -> EpochRecord dataclasses -> DataFrame."""
     with database.read() as session:
         return curves_frame(load_curves(session, ids))
+
+
+def picker_names(database: Database, ids: list[int]) -> dict[str, int]:
+    """Compare's metric picker: every metric name of the chosen runs."""
+    with database.read() as session:
+        return metric_names(session, ids)
 
 
 def curves_columns(database: Database, ids: list[int]) -> pd.DataFrame:
@@ -274,6 +341,7 @@ def main() -> None:
         database = Database(f"sqlite:///{Path(folder) / 'bench.db'}")
         upgrade(database.engine)
         seconds, _, _ = timed(lambda: seed_lab(database, args.runs, args.epochs))
+        seed_long_layout(database)
         print(f"seeded {args.runs} runs x {args.epochs} epochs in {seconds / 1000:.1f} s")
         rows, summary = measure(database, args)
         database.dispose()
@@ -286,8 +354,10 @@ STEPS: dict[str, str] = {
     "list": "list runs (driver rows, as the page does)",
     "list_orm": "list runs via ORM records (naive)",
     "arrow": "runs table -> Arrow (st.dataframe)",
+    "names": "metric names of the chosen runs",
     "curves": "fetch curves (driver rows, as the page does)",
     "curves_orm": "fetch curves via ORM objects (naive)",
+    "curves_long": "fetch curves, one row per value (layout not chosen)",
     "figure": "compare figure + to_json",
     "naive": "naive figure (one trace per run) + to_json",
 }
@@ -312,17 +382,24 @@ def measure(database: Database, args: argparse.Namespace) -> tuple[list[list[obj
         # The newest runs that recorded epochs: what a 200-run Compare view draws.
         chosen = runs[runs["epochs_done"] > 0].head(args.compare)
         ids = sorted(int(i) for i in chosen["id"])
+        sample("names", partial(picker_names, database, ids))
         curves = sample("curves", partial(curves_columns, database, ids))
         sample("curves_orm", partial(curves_orm, database, ids))
+        long = sample("curves_long", partial(curves_long_layout, database, ids))
+        pd.testing.assert_frame_equal(long, curves)  # both layouts hold the same values
         sample("figure", partial(our_figure, curves, chosen))
         sample("naive", partial(naive_figure, curves, chosen))
     w = {k: statistics.median(v) for k, v in wall.items()}
     c = {k: statistics.median(v) for k, v in cpu.items()}
-    what = {"list": f"{args.runs} runs", "curves": f"{args.compare} runs x {args.epochs} epochs"}
+    what = {
+        "list": f"{args.runs} runs",
+        "names": f"{args.compare} runs",
+        "curves": f"{args.compare} runs x {args.epochs} epochs",
+    }
     rows: list[list[object]] = [
         [label, f"{w[key]:.0f}", f"{c[key]:.0f}", what.get(key, "")] for key, label in STEPS.items()
     ]
-    ours, naive = ("list", "curves", "figure"), ("list_orm", "curves_orm", "naive")
+    ours, naive = ("list", "names", "curves", "figure"), ("list_orm", "curves_orm", "naive")
     for label, keys in (("total, ours", ours), ("total, naive", naive)):
         rows.append([label, f"{sum(w[k] for k in keys):.0f}", f"{sum(c[k] for k in keys):.0f}",
                      " + ".join(keys)])  # fmt: skip
@@ -330,15 +407,16 @@ def measure(database: Database, args: argparse.Namespace) -> tuple[list[list[obj
 
 
 def headline(count: int, wall: dict[str, float], cpu: dict[str, float]) -> str:
-    """Total server time for `count` runs (list + curves + figure), the naive build's ratio,
-    and the total the column queries would give."""
-    ours = sum(wall[k] for k in ("list", "curves", "figure"))
+    """Total server time for `count` runs (list + metric names + curves + figure) and the
+    naive build's ratio."""
+    ours = sum(wall[k] for k in ("list", "names", "curves", "figure"))
     naive = sum(wall[k] for k in ("list_orm", "curves_orm", "naive"))
-    ours_cpu = sum(cpu[k] for k in ("list", "curves", "figure"))
+    ours_cpu = sum(cpu[k] for k in ("list", "names", "curves", "figure"))
     return (
         f"{count} runs: {ours:.0f} ms server-side ({ours_cpu:.0f} ms CPU), naive build "
         f"{naive:.0f} ms: {naive / ours:.1f}x faster (figure + JSON alone "
-        f"{wall['naive'] / wall['figure']:.1f}x)"
+        f"{wall['naive'] / wall['figure']:.1f}x; curves from one JSON object per epoch vs one "
+        f"row per value {cpu['curves_long'] / cpu['curves']:.1f}x in CPU)"
     )
 
 

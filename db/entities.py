@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -12,6 +13,7 @@ from db.models import (
     EpochMetric,
     Run,
     RunAttempt,
+    RunSource,
     RunStatus,
     StopReason,
     Worker,
@@ -42,24 +44,30 @@ def record_from(cls: type[R], row: object, **given: Any) -> R:
 
 @dataclass(frozen=True)
 class NewRun:
-    """What `enqueue` needs: the validated config as JSON plus its filterable knobs."""
+    """A run to create: its config as JSON plus its filterable knobs.
+
+    `enqueue` takes queued runs, whose knobs are all set; a script's or an imported run's
+    config is any JSON and its knobs are None unless the config names them.
+    """
 
     name: str
     config: dict[str, Any]
-    dataset: str
-    architecture: str
-    optimizer: str
-    learning_rate: float
-    batch_size: int
+    dataset: str | None
+    architecture: str | None
+    optimizer: str | None
+    learning_rate: float | None
+    batch_size: int | None
     epochs: int
-    image_size: int
-    augmented: bool
-    seed: int
+    image_size: int | None
+    augmented: bool | None
+    seed: int | None
     tags: tuple[str, ...] = ()
     priority: int = 0
     study: str | None = None
     max_attempts: int = 3
     config_hash: str | None = None
+    source: RunSource = RunSource.QUEUED
+    import_hash: str | None = None
 
     def columns(self) -> dict[str, Any]:
         """The run-table columns this sets (tags as a JSON list)."""
@@ -88,6 +96,10 @@ class RunRecord:
     priority: int
     config: dict[str, Any]
     tags: tuple[str, ...]
+    # The knobs below are None for a script's or an imported run (source != queued) whose
+    # config does not name them. They are annotated as a queued run has them because
+    # dashboard/details.py's augmentation tab reads them typed so; make them `X | None` when
+    # that tab learns to skip runs of other sources.
     dataset: str
     architecture: str
     optimizer: str
@@ -116,6 +128,8 @@ class RunRecord:
     class_names: tuple[str, ...] | None
     environment: dict[str, Any] | None
     evaluation: dict[str, Any] | None = None
+    source: RunSource = RunSource.QUEUED
+    import_hash: str | None = None
 
     @classmethod
     def from_row(cls, row: Run) -> RunRecord:
@@ -141,22 +155,74 @@ class ClaimedRun:
     config: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class EpochRecord:
-    """One epoch's metrics; NaN and infinities are stored as None (NULL)."""
+    """One epoch's metrics under any names; None for a value that was not finite (NaN).
+
+    `EpochRecord(3, {"auc": 0.9})` and `EpochRecord(epoch=3, loss=0.4, accuracy=0.8)` are the
+    same kind of record: keyword metrics are a shorthand. The standard names read as
+    attributes (`record.loss`, None when absent). `recorded_at` is when the epoch ended, when
+    known (imports, a script's spooled records); a worker's write takes the database's clock.
+    """
 
     epoch: int
-    loss: float | None = None
-    accuracy: float | None = None
-    val_loss: float | None = None
-    val_accuracy: float | None = None
-    learning_rate: float | None = None
-    epoch_seconds: float | None = None
+    metrics: Mapping[str, float | None] = field(default_factory=dict)
     run_id: int | None = None
+    recorded_at: datetime | None = None
+
+    def __init__(
+        self,
+        epoch: int,
+        metrics: Mapping[str, float | None] | None = None,
+        *,
+        run_id: int | None = None,
+        recorded_at: datetime | None = None,
+        **named: float | None,
+    ) -> None:
+        object.__setattr__(self, "epoch", epoch)
+        object.__setattr__(self, "metrics", {**(metrics or {}), **named})
+        object.__setattr__(self, "run_id", run_id)
+        object.__setattr__(self, "recorded_at", recorded_at)
+
+    @property
+    def loss(self) -> float | None:
+        return self.metrics.get("loss")
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.metrics.get("accuracy")
+
+    @property
+    def val_loss(self) -> float | None:
+        return self.metrics.get("val_loss")
+
+    @property
+    def val_accuracy(self) -> float | None:
+        return self.metrics.get("val_accuracy")
+
+    @property
+    def learning_rate(self) -> float | None:
+        return self.metrics.get("learning_rate")
+
+    @property
+    def epoch_seconds(self) -> float | None:
+        return self.metrics.get("epoch_seconds")
 
     @classmethod
     def from_row(cls, row: EpochMetric) -> EpochRecord:
-        return record_from(cls, row)
+        # JSONB prints a large whole number without an exponent (1e30 comes back as an int);
+        # float() gives back the stored double exactly.
+        metrics = {k: None if v is None else float(v) for k, v in (row.metrics or {}).items()}
+        return cls(row.epoch, metrics, run_id=row.run_id, recorded_at=as_utc(row.recorded_at))
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """Per-batch values at one global step (batches since training began, from 1)."""
+
+    step: int
+    metrics: Mapping[str, float | None]
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -220,3 +286,21 @@ class WorkerRecord:
     @classmethod
     def from_row(cls, row: Worker, *, alive: bool) -> WorkerRecord:
         return record_from(cls, row, alive=alive)
+
+
+@dataclass(frozen=True)
+class ImportedRun:
+    """A finished run read from another tool's logs, written in one transaction.
+
+    `run.source` is import and `run.import_hash` names the files' content; epochs count
+    from 1; `environment` says where the run came from (path, format, files).
+    """
+
+    run: NewRun
+    epochs: tuple[EpochRecord, ...]
+    steps: tuple[StepRecord, ...] = ()
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    stop_detail: str | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()

@@ -1,19 +1,33 @@
-"""Per-epoch metrics: fenced writes from workers, bulk reads for curves."""
+"""Metrics under any name, per epoch and per step: fenced writes from workers, bulk reads.
+
+Each epoch (or logged step) of a run is one row whose `metrics` JSON object holds every value
+under its name; `metric_series` lists the names a run has on each axis. Reads pick named
+values out of the JSON in SQL (`JSON_EXTRACT` on SQLite, `->>` on PostgreSQL), so a caller
+gets plain wide rows for the names it asks for.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import ColumnElement, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from db.driver_rows import driver_rows
-from db.entities import EpochRecord
-from db.models import EpochMetric, Run
+from db.entities import EpochRecord, StepRecord
+from db.models import EpochMetric, MetricAxis, MetricSeries, Run, RunSource, StepMetric
 from db.queue import update_held_run
+
+# What the lab's own workers record for every epoch, and what the dashboard's curves read.
+CURVE_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_seconds")
+CURVE_FIELDS = ("run_id", "epoch", *CURVE_METRICS, "recorded_at")
+MAX_NAME_LENGTH = 200
+# A name is a JSON object key and a JSON path label (`$."name"`, which has no escapes).
+_UNSAFE_NAME = re.compile(r'["\\\x00-\x1f\x7f]')
 
 
 def finite_or_none(value: float | None) -> float | None:
@@ -24,82 +38,106 @@ def finite_or_none(value: float | None) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def metric_name(name: str) -> str:
+    """The stored form of a metric name: surrounding blanks go, quotes, backslashes and
+    control characters become `_`, and it is cut at 200 characters."""
+    cleaned = _UNSAFE_NAME.sub("_", str(name).strip())[:MAX_NAME_LENGTH]
+    if not cleaned:
+        raise ValueError(f"metric name {name!r} is empty")
+    return cleaned
+
+
+def clean_metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    """Names in their stored form, values as floats or None (not finite)."""
+    cleaned: dict[str, float | None] = {}
+    for name, value in metrics.items():
+        try:
+            cleaned[metric_name(name)] = finite_or_none(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"metric {name!r} is not a number: {value!r}") from None
+    return cleaned
+
+
+# Writes -----------------------------------------------------------------------------------
+
+
 def record_epoch(session: Session, run_id: int, attempt: int, record: EpochRecord) -> bool:
-    """Store one finished epoch and refresh the run's summary, if the worker still holds the run.
+    """Store one finished epoch and refresh the run's summary, if `attempt` still holds the run.
 
     The fenced UPDATE of the run row comes first: it locks the row (PostgreSQL) or holds the
-    write lock (SQLite), so a takeover cannot slip in between it and the insert.
+    write lock (SQLite), so a takeover cannot slip in between it and the insert. A replayed
+    epoch violates the (run_id, epoch) unique constraint and raises IntegrityError.
     """
-    val_accuracy = finite_or_none(record.val_accuracy)
-    values: dict[str, Any] = {"epochs_done": record.epoch, "last_val_accuracy": val_accuracy}
-    if val_accuracy is not None:
-        improves = Run.best_val_accuracy.is_(None) | (Run.best_val_accuracy < val_accuracy)
-        values["best_val_accuracy"] = case((improves, val_accuracy), else_=Run.best_val_accuracy)
-        values["best_epoch"] = case((improves, record.epoch), else_=Run.best_epoch)
-    if not update_held_run(session, run_id, attempt, values):
+    metrics = clean_metrics(record.metrics)
+    if not update_held_run(session, run_id, attempt, epoch_summary(record.epoch, metrics)):
         return False
-    session.add(
-        EpochMetric(
-            run_id=run_id,
-            epoch=record.epoch,
-            loss=finite_or_none(record.loss),
-            accuracy=finite_or_none(record.accuracy),
-            val_loss=finite_or_none(record.val_loss),
-            val_accuracy=val_accuracy,
-            learning_rate=finite_or_none(record.learning_rate),
-            epoch_seconds=finite_or_none(record.epoch_seconds),
-            attempt=attempt,
-        )
-    )
+    row = EpochMetric(run_id=run_id, epoch=record.epoch, metrics=metrics, attempt=attempt)
+    if record.recorded_at is not None:  # otherwise the database's clock (server default)
+        row.recorded_at = record.recorded_at
+    session.add(row)
+    register_names(session, run_id, MetricAxis.EPOCH, metrics)
     session.flush()
     return True
 
 
-CURVE_FIELDS = (
-    "run_id",
-    "epoch",
-    "loss",
-    "accuracy",
-    "val_loss",
-    "val_accuracy",
-    "learning_rate",
-    "epoch_seconds",
-    "recorded_at",
-)
+def epoch_summary(epoch: int, metrics: Mapping[str, float | None]) -> dict[str, Any]:
+    """The run-row values one more epoch leaves: epochs done, last and best val accuracy."""
+    val_accuracy = metrics.get("val_accuracy")
+    values: dict[str, Any] = {"epochs_done": epoch, "last_val_accuracy": val_accuracy}
+    if val_accuracy is not None:
+        improves = Run.best_val_accuracy.is_(None) | (Run.best_val_accuracy < val_accuracy)
+        values["best_val_accuracy"] = case((improves, val_accuracy), else_=Run.best_val_accuracy)
+        values["best_epoch"] = case((improves, epoch), else_=Run.best_epoch)
+    return values
 
 
-def curve_table(session: Session, run_ids: Sequence[int]) -> list[tuple[Any, ...]]:
-    """Every epoch of the given runs as driver rows, in `CURVE_FIELDS` order.
+def record_steps(session: Session, run_id: int, attempt: int, steps: Sequence[StepRecord]) -> bool:
+    """Store per-batch values, if `attempt` still holds the run; a replayed step raises
+    IntegrityError like a replayed epoch."""
+    # A no-op update is the fence: it locks the run row only while this attempt holds it.
+    if not update_held_run(session, run_id, attempt, {"attempt": attempt}):
+        return False
+    insert_steps(session, run_id, attempt, steps)
+    return True
 
-    The Compare page reads thousands of rows per refresh; skipping the ORM and SQLAlchemy's
-    Row objects halves the query. `recorded_at` is the driver's (a datetime, or ISO text on
-    SQLite).
+
+def insert_steps(session: Session, run_id: int, attempt: int, steps: Sequence[StepRecord]) -> None:
+    """Insert step rows of a run the caller holds (fenced by `record_steps`, or being created
+    by an import in the same transaction)."""
+    if not steps:
+        return
+    rows = []
+    names: set[str] = set()
+    for record in steps:
+        metrics = clean_metrics(record.metrics)
+        names.update(metrics)
+        rows.append({"run_id": run_id, "step": record.step, "metrics": metrics, "attempt": attempt})
+    stamps = [record.recorded_at for record in steps]
+    if any(stamp is not None for stamp in stamps):
+        for row, stamp in zip(rows, stamps, strict=True):
+            row["recorded_at"] = stamp
+    session.execute(insert(StepMetric), rows)
+    register_names(session, run_id, MetricAxis.STEP, names)
+
+
+def register_names(session: Session, run_id: int, axis: MetricAxis, names: Iterable[str]) -> None:
+    """Add the names the run did not have yet on this axis to `metric_series`.
+
+    Only the run's holder writes its rows, so reading then inserting cannot race.
     """
-    if not run_ids:
-        return []
-    table = EpochMetric.__table__
-    statement = (
-        select(*[table.c[name] for name in CURVE_FIELDS])
-        .where(table.c.run_id.in_(list(run_ids)))
-        .order_by(table.c.run_id, table.c.epoch)
+    known = select(MetricSeries.name).where(
+        MetricSeries.run_id == run_id, MetricSeries.axis == axis
     )
-    return driver_rows(session, statement)
-
-
-def load_curves(session: Session, run_ids: Sequence[int]) -> list[EpochRecord]:
-    """All epochs of the given runs, ordered by run then epoch."""
-    if not run_ids:
-        return []
-    rows = session.scalars(
-        select(EpochMetric)
-        .where(EpochMetric.run_id.in_(list(run_ids)))
-        .order_by(EpochMetric.run_id, EpochMetric.epoch)
-    )
-    return [EpochRecord.from_row(row) for row in rows]
+    existing = set(session.scalars(known))
+    new = sorted(set(names) - existing)
+    if new:
+        session.execute(
+            insert(MetricSeries), [{"run_id": run_id, "axis": axis, "name": n} for n in new]
+        )
 
 
 def reset_progress(session: Session, run_id: int, attempt: int) -> bool:
-    """Forget a previous attempt's epochs before training again from epoch 1 (fenced)."""
+    """Forget a previous attempt's epochs and steps before training again from epoch 1."""
     summary = {
         "epochs_done": 0,
         "best_val_accuracy": None,
@@ -108,8 +146,89 @@ def reset_progress(session: Session, run_id: int, attempt: int) -> bool:
     }
     if not update_held_run(session, run_id, attempt, summary):
         return False
-    session.execute(delete(EpochMetric).where(EpochMetric.run_id == run_id))
+    for table in (EpochMetric, StepMetric, MetricSeries):
+        session.execute(delete(table).where(table.run_id == run_id))
     return True
+
+
+# Reads ------------------------------------------------------------------------------------
+
+
+def metric_names(
+    session: Session, run_ids: Sequence[int], axis: MetricAxis = MetricAxis.EPOCH
+) -> dict[str, int]:
+    """Every metric name the given runs have on `axis`, with how many of the runs have it,
+    alphabetically (`experiment.metrics.ordered` gives a picker's order)."""
+    if not run_ids:
+        return {}
+    statement = (
+        select(MetricSeries.name, func.count())
+        .where(MetricSeries.run_id.in_(list(run_ids)), MetricSeries.axis == axis)
+        .group_by(MetricSeries.name)
+        .order_by(MetricSeries.name)
+    )
+    return {name: int(count) for name, count in session.execute(statement)}
+
+
+def metric_columns(names: Sequence[str], axis: MetricAxis = MetricAxis.EPOCH) -> tuple[str, ...]:
+    """The column names of `metric_table` rows: run_id, epoch (or step), the names, recorded_at."""
+    return ("run_id", axis.value, *names, "recorded_at")
+
+
+def metric_table(
+    session: Session,
+    run_ids: Sequence[int],
+    names: Sequence[str],
+    axis: MetricAxis = MetricAxis.EPOCH,
+) -> list[tuple[Any, ...]]:
+    """The named series of the given runs as wide driver rows, in `metric_columns` order,
+    ordered by run then epoch (or step); None where a run lacks a name or a value was NaN.
+
+    Epoch axis: one row per recorded epoch, even when none of the names has a value there.
+    Step axis: only the steps where at least one of the names has a value (per-batch logs
+    can be long, and a series logged every 100 steps should not drag 99 empty rows along).
+    `recorded_at` is the driver's (a datetime, or ISO text on SQLite).
+
+    The stored JSON holds each value's exact shortest text. SQLite's parser reads metric-sized
+    numbers back exactly; near 1e±300 it can be one unit in the last place off in a process
+    where a native library lowered the x87 FPU's precision. `load_curves` parses in Python
+    and is exact for every double.
+    """
+    if not run_ids:
+        return []
+    table = (EpochMetric if axis is MetricAxis.EPOCH else StepMetric).__table__
+    values = [table.c.metrics[name].as_float() for name in names]
+    position = table.c[axis.value]
+    statement = (
+        select(table.c.run_id, position, *values, table.c.recorded_at)
+        .where(table.c.run_id.in_(list(run_ids)))
+        .order_by(table.c.run_id, position)
+    )
+    if axis is MetricAxis.STEP and values:
+        present: list[ColumnElement[bool]] = [value.is_not(None) for value in values]
+        statement = statement.where(or_(*present))
+    return driver_rows(session, statement)
+
+
+def curve_table(session: Session, run_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """Every epoch of the given runs with the standard metrics, in `CURVE_FIELDS` order.
+
+    The Compare page reads thousands of rows per refresh; driver rows skip the ORM and
+    SQLAlchemy's Row objects, which would double the query's time.
+    """
+    return metric_table(session, run_ids, CURVE_METRICS)
+
+
+def load_curves(session: Session, run_ids: Sequence[int]) -> list[EpochRecord]:
+    """All epochs of the given runs with every metric, ordered by run then epoch."""
+    if not run_ids:
+        return []
+    rows = session.scalars(
+        select(EpochMetric)
+        .where(EpochMetric.run_id.in_(list(run_ids)))
+        .order_by(EpochMetric.run_id, EpochMetric.epoch)
+    )
+    return [EpochRecord.from_row(row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -124,17 +243,19 @@ class EpochTime:
 
 
 def epoch_times(session: Session) -> list[EpochTime]:
-    """Past epoch durations grouped by the knobs that decide them, for time estimates."""
+    """Past epoch durations of queued runs grouped by the knobs that decide them, for time
+    estimates (scripts and imports lack those knobs)."""
+    seconds = EpochMetric.metrics["epoch_seconds"].as_float()
     rows = session.execute(
         select(
             Run.architecture,
             Run.image_size,
             Run.batch_size,
-            func.avg(EpochMetric.epoch_seconds),
+            func.avg(seconds),
             func.count(EpochMetric.id),
         )
         .join(Run, Run.id == EpochMetric.run_id)
-        .where(EpochMetric.epoch_seconds.is_not(None), EpochMetric.epoch > 1)
+        .where(seconds.is_not(None), EpochMetric.epoch > 1, Run.source == RunSource.QUEUED)
         .group_by(Run.architecture, Run.image_size, Run.batch_size)
     )
     return [

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 UPGRADE_COMMAND = "python -m db upgrade"
@@ -35,24 +37,64 @@ def current_heads(engine: Engine) -> set[str]:
         return set(MigrationContext.configure(connection).get_current_heads())
 
 
-def upgrade(engine: Engine) -> tuple[set[str], set[str]]:
-    """Bring the schema to head once, even when several processes try at the same moment.
+def upgrade(engine: Engine, revision: str = "head") -> tuple[set[str], set[str]]:
+    """Bring the schema to `revision` (head) once, even when several processes try at once.
 
     The whole upgrade runs in one transaction: SQLite's BEGIN IMMEDIATE (db/session.py) and a
     PostgreSQL advisory lock each let one migrator in; the others then find nothing to do.
     Returns the heads before and after.
     """
+    return _migrate(engine, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(engine: Engine, revision: str) -> tuple[set[str], set[str]]:
+    """Take the schema back to `revision`, in one transaction like `upgrade`."""
+    return _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+def _migrate(engine: Engine, run: Callable[[Config], None]) -> tuple[set[str], set[str]]:
     config = alembic_config()
-    with engine.begin() as connection:
+    with (
+        engine.connect() as connection,
+        _sqlite_foreign_keys_off(connection),
+        connection.begin(),
+    ):
         if connection.dialect.name == "postgresql":
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
             )
         before = set(MigrationContext.configure(connection).get_current_heads())
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        run(config)
         after = set(MigrationContext.configure(connection).get_current_heads())
+        _check_sqlite_foreign_keys(connection)
     return before, after
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite cannot alter most columns in place: Alembic's batch mode copies the table and
+    drops the old one. With foreign keys on, that DROP deletes every row first and cascades
+    to the rows that reference them (a run's epochs, artifacts, ...). SQLite's own recipe:
+    switch enforcement off around the migration (only possible outside a transaction), then
+    check the keys before committing (`_check_sqlite_foreign_keys`)."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_sqlite_foreign_keys(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left rows with broken foreign keys: {broken[:5]}")
 
 
 def check_schema(engine: Engine) -> None:

@@ -1,4 +1,4 @@
-"""Tables: runs, their per-epoch metrics and their stored artifacts (model, checkpoint)."""
+"""Tables: runs, their metrics (per epoch and per step) and their stored artifacts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Enum,
     Float,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Named constraints keep Alembic's batch mode (SQLite) and PostgreSQL schemas identical.
@@ -62,6 +65,15 @@ class StopReason(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     WORKER_LOST = "worker_lost"
+    IMPORTED = "imported"
+
+
+class RunSource(enum.StrEnum):
+    """Where a run came from; only queued runs are ever claimed, requeued or re-run."""
+
+    QUEUED = "queued"  # from the Queue form, a YAML file or a re-run; a worker trains it
+    SCRIPT = "script"  # a user's own training script logged it (it trains itself)
+    IMPORT = "import"  # imported from TensorBoard or CSVLogger files; read-only
 
 
 def _str_enum(cls: type[enum.Enum], length: int) -> Enum:
@@ -84,6 +96,11 @@ class Run(Base):
     name: Mapped[str] = mapped_column(String(200))
     study: Mapped[str | None] = mapped_column(String(200), index=True)
     status: Mapped[RunStatus] = mapped_column(_str_enum(RunStatus, 16), default=RunStatus.QUEUED)
+    source: Mapped[RunSource] = mapped_column(
+        _str_enum(RunSource, 16), default=RunSource.QUEUED, server_default=RunSource.QUEUED.value
+    )
+    # sha256 of the files an imported run was read from: the same files are not imported twice.
+    import_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     # sha256 of the config without name/tags/priority/study: equal hashes train the same thing.
@@ -91,15 +108,17 @@ class Run(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     # Key hyper-parameters copied out of `config` so lists and filters need no JSON queries.
-    dataset: Mapped[str] = mapped_column(String(1000))
-    architecture: Mapped[str] = mapped_column(String(64))
-    optimizer: Mapped[str] = mapped_column(String(32))
-    learning_rate: Mapped[float] = mapped_column(Float)
-    batch_size: Mapped[int] = mapped_column(Integer)
+    # Queued runs have them all; a script's or an imported run's config is any JSON, so there
+    # they are NULL unless its config names them (experiment/foreign.py).
+    dataset: Mapped[str | None] = mapped_column(String(1000))
+    architecture: Mapped[str | None] = mapped_column(String(64))
+    optimizer: Mapped[str | None] = mapped_column(String(32))
+    learning_rate: Mapped[float | None] = mapped_column(Float)
+    batch_size: Mapped[int | None] = mapped_column(Integer)
     epochs: Mapped[int] = mapped_column(Integer)
-    image_size: Mapped[int] = mapped_column(Integer)
-    augmented: Mapped[bool] = mapped_column(Boolean)
-    seed: Mapped[int] = mapped_column(Integer)
+    image_size: Mapped[int | None] = mapped_column(Integer)
+    augmented: Mapped[bool | None] = mapped_column(Boolean)
+    seed: Mapped[int | None] = mapped_column(Integer)
 
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -128,32 +147,83 @@ class Run(Base):
     # Confusion matrix and per-class precision/recall/F1 on the validation split.
     evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
+    # Only the lab's own runs wait in the queue: a claim never sees a script's or an import.
+    __table_args__ = (
+        CheckConstraint(
+            f"status <> '{RunStatus.QUEUED.value}' OR source = '{RunSource.QUEUED.value}'",
+            name="only_queued_source_queues",
+        ),
+    )
+
 
 # In claim order (db/queue.py CLAIM_ORDER: priority DESC, created_at, id), so a claim reads the
 # first queued entry of the index instead of sorting every queued run.
 Index("ix_runs_claim_order", Run.status, Run.priority.desc(), Run.created_at, Run.id)
 
 
+# Metric values as one JSON object per epoch or step (JSONB on PostgreSQL): any names, one
+# row written per epoch, and a 200-run Compare view reads the names it wants as columns in one
+# query (`JSON_EXTRACT` / `->>`), with about half the CPU of one row per value pivoted in
+# Python (bench.dashboard, bench/RESULTS.md).
+METRICS_JSON = JSON().with_variant(JSONB(), "postgresql")
+
+
 class EpochMetric(Base):
-    """One row per run and epoch (the unique constraint makes a replayed epoch an error)."""
+    """Every metric of one epoch of a run; the unique constraint makes a replayed epoch an error.
+
+    `metrics` maps names to numbers, None for a value that was logged but not finite (NaN);
+    a name that was not logged is absent. Epochs count from 1.
+    """
 
     __tablename__ = "epoch_metrics"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     epoch: Mapped[int] = mapped_column(Integer)
-    loss: Mapped[float | None] = mapped_column(Float)
-    accuracy: Mapped[float | None] = mapped_column(Float)
-    val_loss: Mapped[float | None] = mapped_column(Float)
-    val_accuracy: Mapped[float | None] = mapped_column(Float)
-    learning_rate: Mapped[float | None] = mapped_column(Float)
-    epoch_seconds: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict[str, float | None]] = mapped_column(METRICS_JSON, default=dict)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
-    recorded_at: Mapped[datetime] = mapped_column(
+    # The database's clock when a worker wrote the epoch; the log's own time for an import
+    # (NULL when the log has none, as in a CSVLogger file).
+    recorded_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
 
     __table_args__ = (UniqueConstraint("run_id", "epoch"),)
+
+
+class StepMetric(Base):
+    """Per-batch values of a run at one global step (batches since the first), any names."""
+
+    __tablename__ = "step_metrics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(BigInteger)  # TensorBoard steps are 64-bit
+    metrics: Mapped[dict[str, float | None]] = mapped_column(METRICS_JSON, default=dict)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    recorded_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (UniqueConstraint("run_id", "step"),)
+
+
+class MetricAxis(enum.StrEnum):
+    EPOCH = "epoch"
+    STEP = "step"
+
+
+class MetricSeries(Base):
+    """Which metric names a run has on each axis, so pickers need not scan every value."""
+
+    __tablename__ = "metric_series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    axis: Mapped[MetricAxis] = mapped_column(_str_enum(MetricAxis, 8))
+    name: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("run_id", "axis", "name"),)
 
 
 class ArtifactKind(enum.StrEnum):

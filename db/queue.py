@@ -17,14 +17,28 @@ from sqlalchemy.orm import Session
 
 from db.clock import db_now, now_expr
 from db.entities import ClaimedRun, NewRun
-from db.models import FINAL_STATUSES, AttemptOutcome, Run, RunAttempt, RunStatus, StopReason
+from db.models import (
+    FINAL_STATUSES,
+    AttemptOutcome,
+    Run,
+    RunAttempt,
+    RunSource,
+    RunStatus,
+    StopReason,
+)
 
 # Highest priority first, then oldest; `id` breaks ties between runs queued in the same instant.
 CLAIM_ORDER = (Run.priority.desc(), Run.created_at, Run.id)
 
 
+class ReadOnlyRun(ValueError):
+    """The run was not trained by the lab (a script's or an import): it cannot be re-run."""
+
+
 def enqueue(session: Session, new: NewRun) -> int:
     """Add a queued run and return its id."""
+    if new.source is not RunSource.QUEUED:
+        raise ValueError(f"only the lab's own runs are queued, not a run of source {new.source}")
     run = Run(
         **new.columns(),
         status=RunStatus.QUEUED,
@@ -255,7 +269,12 @@ def requeue_lost(session: Session, grace: timedelta) -> tuple[list[int], list[in
     cancelled. Returns (requeued ids, failed ids).
     """
     cutoff = db_now(session) - grace
-    lost = and_(Run.status == RunStatus.RUNNING, Run.heartbeat_at < cutoff)
+    # A script trains in its own process: no worker could resume it, so it is left alone.
+    lost = and_(
+        Run.status == RunStatus.RUNNING,
+        Run.heartbeat_at < cutoff,
+        Run.source == RunSource.QUEUED,
+    )
     dialect = session.get_bind().dialect.name
     # A run cancelled while its worker was already dead is not trained again: it ends here.
     cancelled = session.scalars(
@@ -297,10 +316,20 @@ def requeue_lost(session: Session, grace: timedelta) -> tuple[list[int], list[in
 
 
 def rerun(session: Session, run_id: int) -> int | None:
-    """Queue a fresh copy of a finished run's config (its history stays); None if none such."""
+    """Queue a fresh copy of a finished run's config (its history stays); None if none such.
+
+    Raises ReadOnlyRun for a run the lab did not train (imported, or logged by a script):
+    its config is not one a worker can train.
+    """
     source = session.get(Run, run_id)
     if source is None or source.status not in FINAL_STATUSES:
         return None
+    if source.source is not RunSource.QUEUED:
+        how = "was imported" if source.source is RunSource.IMPORT else "was logged by a script"
+        raise ReadOnlyRun(
+            f"run {run_id} {how}: the lab cannot train it again. Clone it into the Queue form "
+            "instead (when its config names the lab's fields) and queue that."
+        )
     copy = NewRun.copy_of(source)
     return enqueue(session, copy)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from db.driver_rows import decode_json, driver_rows, json_positions
 from db.entities import RunRecord
-from db.models import Artifact, ArtifactKind, Run, RunStatus
+from db.models import Artifact, ArtifactKind, Run, RunSource, RunStatus
 
 
 def get_run(session: Session, run_id: int) -> RunRecord | None:
@@ -27,6 +27,7 @@ def run_table(
     run_ids: Sequence[int] | None = None,
     limit: int | None = None,
     json_as_text: Collection[str] = (),
+    sources: Sequence[RunSource] | None = None,
 ) -> list[tuple[Any, ...]]:
     """Chosen columns of runs (newest first) as plain tuples, filtered like `list_runs`.
 
@@ -37,7 +38,7 @@ def run_table(
     the list's time. Timestamps are the driver's (datetimes, or ISO text on SQLite).
     """
     columns = [Run.__table__.c[name] for name in fields]
-    statement = _filtered(select(*columns), statuses, study, run_ids, limit)
+    statement = _filtered(select(*columns), statuses, study, run_ids, limit, sources)
     decode = [i for i in json_positions(statement) if fields[i] not in json_as_text]
     return decode_json(driver_rows(session, statement), decode)
 
@@ -48,10 +49,13 @@ def _filtered(
     study: str | None,
     run_ids: Sequence[int] | None,
     limit: int | None,
+    sources: Sequence[RunSource] | None = None,
 ) -> Select[Any]:
     statement = statement.order_by(Run.id.desc())
     if statuses:
         statement = statement.where(Run.status.in_(list(statuses)))
+    if sources:
+        statement = statement.where(Run.source.in_(list(sources)))
     if study is not None:
         statement = statement.where(Run.study == study)
     if run_ids is not None:
@@ -68,9 +72,10 @@ def list_runs(
     study: str | None = None,
     run_ids: Sequence[int] | None = None,
     limit: int | None = None,
+    sources: Sequence[RunSource] | None = None,
 ) -> list[RunRecord]:
-    """Runs newest first, optionally filtered by status, study or ids."""
-    statement = _filtered(select(Run), statuses, study, run_ids, limit)
+    """Runs newest first, optionally filtered by status, study, ids or source."""
+    statement = _filtered(select(Run), statuses, study, run_ids, limit, sources)
     return [RunRecord.from_row(row) for row in session.scalars(statement)]
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
+import numpy as np
 
 from db.entities import EpochRecord
 from db.metrics import finite_or_none
 from db.queue import Heartbeat
+from experiment.metrics import EPOCH_SECONDS, LEARNING_RATE
+
+# A vector metric (F1Score(average=None): one value per class) up to this long is kept as
+# one series per element, `f1_score[0]`, `f1_score[1]`, ...; longer ones are not series.
+MAX_VECTOR_METRIC = 64
 
 
 def current_learning_rate(model: keras.Model) -> float | None:
@@ -21,13 +27,40 @@ def current_learning_rate(model: keras.Model) -> float | None:
     return finite_or_none(float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
 
 
+def scalar_logs(logs: Mapping[str, Any]) -> dict[str, float | None]:
+    """Every number in Keras's `logs` under its own name; NaN and infinities become None.
+
+    Keras hands over Python floats, NumPy scalars or backend tensors; a short vector metric
+    becomes one value per element (`MAX_VECTOR_METRIC`); anything else (text, big arrays) is
+    not a metric and is left out.
+    """
+    values: dict[str, float | None] = {}
+    for name, value in logs.items():
+        if value is None or isinstance(value, str | bytes):
+            continue
+        try:
+            array = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        if array.size == 1:
+            values[name] = finite_or_none(float(array.reshape(())))
+        elif array.ndim == 1 and 0 < array.size <= MAX_VECTOR_METRIC:
+            values.update(
+                (f"{name}[{i}]", finite_or_none(float(item))) for i, item in enumerate(array)
+            )
+    return values
+
+
 class EpochRecorder(keras.callbacks.Callback):
     """Writes each epoch's metrics as the epoch ends, through `write` (True while the run is ours).
 
-    The learning rate recorded is the one the epoch trained with, read at the epoch's start,
-    before ReduceLROnPlateau changes it at the epoch's end. Keras still calls `on_epoch_end`
-    after a stop in the middle of an epoch; `interrupted` says so, and such a partial epoch is
-    not recorded (a resumed run trains it again in full).
+    Every number Keras puts in `logs` is recorded under its own name (any metric the model
+    was compiled with: `auc`, `top_3_accuracy`, custom ones), plus `learning_rate` and
+    `epoch_seconds`. The learning rate recorded is the one the epoch trained with, read at the
+    epoch's start, before ReduceLROnPlateau changes it at the epoch's end (it overrides the
+    `learning_rate` that callback puts in `logs`). Keras still calls `on_epoch_end` after a
+    stop in the middle of an epoch; `interrupted` says so, and such a partial epoch is not
+    recorded (a resumed run trains it again in full).
     """
 
     def __init__(
@@ -54,15 +87,10 @@ class EpochRecorder(keras.callbacks.Callback):
         logs = logs or {}
         if self._interrupted():
             return
-        record = EpochRecord(
-            epoch=epoch + 1,
-            loss=finite_or_none(logs.get("loss")),
-            accuracy=finite_or_none(logs.get("accuracy")),
-            val_loss=finite_or_none(logs.get("val_loss")),
-            val_accuracy=finite_or_none(logs.get("val_accuracy")),
-            learning_rate=self._learning_rate,
-            epoch_seconds=time.perf_counter() - self._started,
-        )
+        metrics = scalar_logs(logs)
+        metrics[LEARNING_RATE] = self._learning_rate
+        metrics[EPOCH_SECONDS] = time.perf_counter() - self._started
+        record = EpochRecord(epoch + 1, metrics)
         if not self._write(record):
             self.lost = True
             self.model.stop_training = True

@@ -1,4 +1,5 @@
-"""`python -m trainer`: queue runs, run a worker, list runs and models, predict."""
+"""`python -m trainer`: queue runs, run a worker, list runs and models, predict, import
+other tools' logs, print a run's curves."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ from db.runs import list_runs, runs_by_config_hash
 from db.session import Database, DatabaseUnavailable, DatabaseUrlError
 from experiment.config import ConfigError, ExperimentConfig
 from experiment.estimate import PlannedRun, plan
+from experiment.metrics import MetricDirectionsError
 from settings import Settings
+from trainer import curves_command
+from trainer.importers import command as import_command
 
 
 class CliError(RuntimeError):
@@ -141,6 +145,7 @@ def _run_row(run: Any) -> dict[str, Any]:
         "id": run.id,
         "name": run.name,
         "status": run.status.value,
+        "source": run.source.value,
         "epochs_done": run.epochs_done,
         "epochs": run.epochs,
         "best_val_accuracy": run.best_val_accuracy,
@@ -260,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_id", type=int)
     p.add_argument("images", nargs="+")
     p.set_defaults(handler=cmd_predict)
+
+    import_command.register(commands)
+    curves_command.register(commands)
     return parser
 
 
@@ -276,6 +284,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--lease-seconds must be at least 5 (workers heartbeat every 2 s)")
     try:
         return int(args.handler(args, Settings.from_env()))
-    except (CliError, ConfigError, DatabaseUrlError, DatabaseUnavailable, SchemaMismatch) as error:
+    except (
+        CliError,
+        ConfigError,
+        DatabaseUrlError,
+        DatabaseUnavailable,
+        SchemaMismatch,
+        MetricDirectionsError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

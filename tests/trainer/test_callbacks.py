@@ -130,3 +130,30 @@ def test_early_stopping_counters_survive_a_resume() -> None:
     second.set_model(_model())
     second.on_train_begin()
     assert (second.wait, second.best, second.best_epoch) == (1, state["best"], state["best_epoch"])
+
+
+def test_recorder_keeps_every_number_keras_logs_under_its_name() -> None:
+    """Custom names, NumPy scalars and short vectors (one value per element) are recorded;
+    text is not a metric; the recorder's own learning rate wins over the logs'."""
+    records: list[EpochRecord] = []
+    recorder = EpochRecorder(lambda r: records.append(r) or True)
+    recorder.set_model(_model())
+    recorder.on_epoch_begin(0)
+    logs = {
+        "loss": 0.5,
+        "top_3_accuracy": np.float32(0.75),
+        "f1_score": np.array([0.25, 0.5]),
+        "note": "text",
+        "learning_rate": 123.0,
+    }
+    recorder.on_epoch_end(0, logs)
+    metrics = dict(records[0].metrics)
+    seconds = metrics.pop("epoch_seconds")
+    assert seconds is not None and seconds >= 0
+    assert metrics == {
+        "loss": 0.5,
+        "top_3_accuracy": 0.75,
+        "f1_score[0]": 0.25,
+        "f1_score[1]": 0.5,
+        "learning_rate": pytest.approx(0.01),
+    }
