@@ -20,7 +20,7 @@ from db.runs import list_runs, runs_by_config_hash
 from db.session import Database, DatabaseUnavailable, DatabaseUrlError
 from experiment.config import ConfigError, ExperimentConfig
 from experiment.estimate import PlannedRun, plan
-from settings import Settings
+from settings import Settings, SettingsError
 
 
 class CliError(RuntimeError):
@@ -276,6 +276,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--lease-seconds must be at least 5 (workers heartbeat every 2 s)")
     try:
         return int(args.handler(args, Settings.from_env()))
-    except (CliError, ConfigError, DatabaseUrlError, DatabaseUnavailable, SchemaMismatch) as error:
+    except (
+        CliError,
+        ConfigError,
+        DatabaseUrlError,
+        DatabaseUnavailable,
+        SchemaMismatch,
+        SettingsError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
