@@ -192,16 +192,17 @@ def scan_dataset(
         raise DatasetError(f"{root}: no such folder; check the dataset path")
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder; point to the folder that holds the images")
-    entries = _visible(root)
-    folders = [entry for entry in entries if entry.is_dir()]
-    loose_images = [entry for entry in entries if entry.is_file() and _is_image(entry)]
-    if any(_images_in(folder) for folder in folders):
+    entries = _visible(str(root))
+    # One listing per folder: at 30,000 images, listing twice cost more than the file cache.
+    folders = {entry.name: _visible(entry.path) for entry in entries if entry.is_dir}
+    loose_images = [entry for entry in entries if entry.is_file and _is_image(entry.name)]
+    if any(_images(listing) for listing in folders.values()):
         if loose_images:
             raise DatasetError(
                 f"{root}: has both class folders and loose images; move the images "
                 "into class folders, or the folders out"
             )
-        pairs, skipped = _scan_folders(root, folders)
+        pairs, skipped = _scan_folders(root, entries, folders)
         layout = "folders"
     else:
         pairs, skipped = _scan_flat(root, entries)
@@ -209,7 +210,7 @@ def scan_dataset(
     if not verify:
         return _index(root, layout, pairs, skipped, {})
     images = [image for _, image in pairs]
-    facts, from_cache = _check_images(root, images, cache, progress)
+    facts, from_cache = _check_images(str(root), images, cache, progress)
     report = ScanReport(
         images=len(images),
         from_cache=from_cache,
@@ -253,10 +254,8 @@ def fingerprint(index: DatasetIndex) -> str:
     """
     digests = index.digests or tuple(_file_sha256(Path(name)) for name in index.files)
     digest = hashlib.sha256()
-    start = len(index.root.rstrip(os.sep)) + 1
     for name, file_digest in zip(index.files, digests, strict=True):
-        # String slicing, not Path.relative_to: 30,000 of those took a third of a second.
-        relative = name[start:].replace(os.sep, "/").encode()
+        relative = _relative(index.root, name).encode()
         # The length prefix keeps (name, content) boundaries unambiguous.
         digest.update(len(relative).to_bytes(8, "big") + relative)
         digest.update(bytes.fromhex(file_digest))
@@ -374,45 +373,63 @@ def _to_float(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tenso
     return tf.cast(images, tf.float32), labels
 
 
-def _visible(folder: Path) -> list[Path]:
-    """Entries of ``folder`` without hidden ones (.DS_Store, .git, our own manifests)."""
-    return sorted(entry for entry in folder.iterdir() if not entry.name.startswith("."))
+class _Entry(NamedTuple):
+    """A folder entry as the scan needs it: plain strings, file type from the listing itself."""
+
+    name: str
+    path: str  # absolute
+    is_dir: bool
+    is_file: bool
 
 
-def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS
+def _visible(folder: str) -> list[_Entry]:
+    """Entries of ``folder`` by name, without hidden ones (.DS_Store, .git, our manifests)."""
+    # os.scandir gives each entry's type without a stat call, and strings sort far faster
+    # than Path objects: listing 30,000 files took 1 s with Path.iterdir, 0.1 s like this.
+    with os.scandir(folder) as listing:
+        return sorted(
+            _Entry(entry.name, entry.path, entry.is_dir(), entry.is_file())
+            for entry in listing
+            if not entry.name.startswith(".")
+        )
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return [entry for entry in _visible(folder) if entry.is_file() and _is_image(entry)]
+def _is_image(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def _scan_folders(root: Path, folders: list[Path]) -> tuple[list[tuple[str, Path]], list[Path]]:
-    pairs: list[tuple[str, Path]] = []
-    skipped = [entry for entry in _visible(root) if entry.is_file()]
-    for folder in folders:
-        images = _images_in(folder)
+def _images(listing: list[_Entry]) -> list[str]:
+    return [entry.path for entry in listing if entry.is_file and _is_image(entry.name)]
+
+
+def _scan_folders(
+    root: Path, entries: list[_Entry], folders: dict[str, list[_Entry]]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    pairs: list[tuple[str, str]] = []
+    skipped = [entry.path for entry in entries if entry.is_file]
+    for name, listing in folders.items():
+        images = _images(listing)
         if not images:
             raise DatasetError(
-                f"{root}: class folder '{folder.name}' has no images; add images to it or remove it"
+                f"{root}: class folder '{name}' has no images; add images to it or remove it"
             )
-        pairs.extend((folder.name, image) for image in images)
-        skipped.extend(e for e in _visible(folder) if e.is_file() and not _is_image(e))
+        pairs.extend((name, image) for image in images)
+        skipped.extend(e.path for e in listing if e.is_file and not _is_image(e.name))
     return pairs, skipped
 
 
-def _scan_flat(root: Path, entries: list[Path]) -> tuple[list[tuple[str, Path]], list[Path]]:
-    pairs: list[tuple[str, Path]] = []
-    skipped: list[Path] = []
+def _scan_flat(root: Path, entries: list[_Entry]) -> tuple[list[tuple[str, str]], list[str]]:
+    pairs: list[tuple[str, str]] = []
+    skipped: list[str] = []
     for entry in entries:
-        if not entry.is_file():
+        if not entry.is_file:
             continue
         match = _FLAT_NAME.match(entry.name)
-        if _is_image(entry) and match:
-            pairs.append((match.group(1).lower(), entry))
+        if _is_image(entry.name) and match:
+            pairs.append((match.group(1).lower(), entry.path))
         else:
-            skipped.append(entry)
-    if not pairs and any(_is_image(entry) for entry in skipped):
+            skipped.append(entry.path)
+    if not pairs and any(_is_image(path) for path in skipped):
         raise DatasetError(
             f"{root}: no image name starts with a class (like cloudy12.jpg); rename the files "
             "or sort them into one folder per class"
@@ -427,18 +444,18 @@ def _scan_flat(root: Path, entries: list[Path]) -> tuple[list[tuple[str, Path]],
 
 
 def _check_images(
-    root: Path,
-    images: Sequence[Path],
+    root: str,
+    images: Sequence[str],
     cache: FileCache | None,
     progress: Callable[[int, int], None] | None,
-) -> tuple[dict[Path, FileFacts], int]:
+) -> tuple[dict[str, FileFacts], int]:
     """Every image's facts (verdict and hash), and how many of them came from ``cache``."""
     checker = checker_version()
-    known = cache.facts_under(str(root)) if cache is not None else {}
-    facts: dict[Path, FileFacts] = {}
-    todo: list[Path] = []
+    known = cache.facts_under(root) if cache is not None else {}
+    facts: dict[str, FileFacts] = {}
+    todo: list[str] = []
     for image in images:
-        cached = known.get(str(image))
+        cached = known.get(image)
         if cached is not None and _unchanged(image, cached, checker):
             facts[image] = cached
         else:
@@ -460,38 +477,39 @@ def _check_images(
     return facts, from_cache
 
 
-def _unchanged(path: Path, facts: FileFacts, checker: str) -> bool:
+def _unchanged(path: str, facts: FileFacts, checker: str) -> bool:
     try:
-        return facts.describes(path.stat(), checker)
+        return facts.describes(os.stat(path), checker)
     except OSError:
         return False  # gone since the listing: _check_file says so
 
 
-def _forget_vanished(cache: FileCache, known: dict[str, FileFacts], images: Sequence[Path]) -> None:
+def _forget_vanished(cache: FileCache, known: dict[str, FileFacts], images: Sequence[str]) -> None:
     """Drop cached files under the root that this scan did not list and that no longer exist.
 
     Only missing files: a deeper folder may be another dataset with its own cached files.
     """
-    listed = {str(image) for image in images}
+    listed = set(images)
     cache.forget(p for p in known if p not in listed and not os.path.exists(p))
 
 
-def _check_file(root: Path, path: Path, checker: str) -> tuple[FileFacts, bool]:
+def _check_file(root: str, path: str, checker: str) -> tuple[FileFacts, bool]:
     """Read, hash and check one file; the facts, and whether the cache may keep them.
 
     Kept only when the file did not change while it was read and was last written long
     enough ago for its timestamp to be trusted (``FileFacts.settled``).
     """
-    name = path.relative_to(root).as_posix()
+    name = _relative(root, path)
     try:
-        before = path.stat()
-        data = path.read_bytes()
-        after = path.stat()
+        before = os.stat(path)
+        with open(path, "rb") as handle:
+            data = handle.read()
+        after = os.stat(path)
     except OSError as exc:
         reason = f"cannot read the file ({exc.strerror or exc})"
-        return FileFacts(str(path), 0, 0, checker, "", ImageProblem.CORRUPT.value, reason), False
+        return FileFacts(path, 0, 0, checker, "", ImageProblem.CORRUPT.value, reason), False
     facts = FileFacts(
-        str(path), before.st_size, before.st_mtime_ns, checker, hashlib.sha256(data).hexdigest()
+        path, before.st_size, before.st_mtime_ns, checker, hashlib.sha256(data).hexdigest()
     )
     try:
         check_training_image(data, name)
@@ -517,18 +535,21 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _relative(root: str, path: str) -> str:
+    """``path`` relative to ``root`` with forward slashes (strings: Path.relative_to is slow)."""
+    return path[len(root.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+
+
 def _index(
     root: Path,
     layout: str,
-    pairs: list[tuple[str, Path]],
-    skipped: list[Path],
-    facts: dict[Path, FileFacts],
+    pairs: list[tuple[str, str]],
+    skipped: list[str],
+    facts: dict[str, FileFacts],
     report: ScanReport | None = None,
 ) -> DatasetIndex:
     problems = {
-        path: ImageError(
-            path.relative_to(root).as_posix(), fact.reason or "", ImageProblem(fact.problem)
-        )
+        path: ImageError(_relative(str(root), path), fact.reason or "", ImageProblem(fact.problem))
         for path, fact in facts.items()
         if fact.problem is not None
     }
@@ -560,28 +581,28 @@ def _index(
             "class needs at least 2 so it can appear in both training and validation"
         )
     label_of = {name: label for label, name in enumerate(class_names)}
-    ordered = sorted((str(path), label_of[name], path) for name, path in usable)
+    ordered = sorted((path, label_of[name]) for name, path in usable)
     return DatasetIndex(
         root=str(root),
         layout=layout,
         class_names=class_names,
-        files=tuple(name for name, _, _ in ordered),
-        labels=tuple(label for _, label, _ in ordered),
-        skipped=tuple(sorted(str(path) for path in skipped)),
+        files=tuple(path for path, _ in ordered),
+        labels=tuple(label for _, label in ordered),
+        skipped=tuple(sorted(skipped)),
         corrupt=_skipped_images(problems, ImageProblem.CORRUPT),
         unsupported=_skipped_images(problems, ImageProblem.UNSUPPORTED),
         too_small=_skipped_images(problems, ImageProblem.TOO_SMALL),
-        digests=tuple(facts[path].sha256 for _, _, path in ordered) if facts else (),
+        digests=tuple(facts[path].sha256 for path, _ in ordered) if facts else (),
         scan=report,
     )
 
 
 def _skipped_images(
-    problems: dict[Path, ImageError], problem: ImageProblem
+    problems: dict[str, ImageError], problem: ImageProblem
 ) -> tuple[SkippedImage, ...]:
     return tuple(
         sorted(
-            SkippedImage(str(path), error.reason)
+            SkippedImage(path, error.reason)
             for path, error in problems.items()
             if error.problem is problem
         )
