@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,17 @@ HEARTBEAT_SECONDS = 10.0
 _LOG_SECONDS = 30.0
 
 
-class LeaseLost(Exception):
-    """The run's lease went to another worker while this one was preparing its dataset."""
+class PreparationStopped(Exception):
+    """Preparing the dataset stopped: the run was taken over by another worker, or this worker
+    is shutting down and has handed the run back. Nothing more may be written for the run."""
 
 
 def scan_for_run(
-    path: Path, reporter: RunReporter, settings: Settings | None
+    path: Path,
+    reporter: RunReporter,
+    settings: Settings | None,
+    *,
+    shutdown: Callable[[], bool] = lambda: False,
 ) -> tuple[DatasetIndex, list[str]]:
     """Scan and verify the run's dataset through the machine's file cache.
 
@@ -46,7 +52,8 @@ def scan_for_run(
         could not be used, so every image was checked).
 
     Raises:
-        LeaseLost: a heartbeat during the scan found the run taken over.
+        PreparationStopped: a heartbeat during the scan found the run taken over, or
+            ``shutdown`` turned true (the run is handed back first).
         DatasetError: the folder cannot be trained on.
     """
     notes: list[str] = []
@@ -60,7 +67,7 @@ def scan_for_run(
                 f"{error}: every image was checked; set LAB_CACHE_DIR to a writable folder"
             )
     try:
-        index = scan_dataset(path, cache=cache, progress=_Progress(reporter, "verified"))
+        index = scan_dataset(path, cache=cache, progress=_Progress(reporter, "verifying", shutdown))
     finally:
         if cache is not None:
             cache.close()
@@ -105,6 +112,8 @@ def build_inputs(
     augment: AugmentSpec | None,
     reporter: RunReporter,
     settings: Settings | None,
+    *,
+    shutdown: Callable[[], bool] = lambda: False,
 ) -> RunInputs:
     """The run's datasets, with their images where ``plan`` says (``plan_for_run``).
 
@@ -113,10 +122,10 @@ def build_inputs(
     returned ``plan`` says so and ``notes`` says why.
 
     Raises:
-        LeaseLost: a heartbeat while filling the cache or writing files found the run taken
-            over.
+        PreparationStopped: a heartbeat while filling the cache or writing files found the
+            run taken over, or ``shutdown`` turned true (the run is handed back first).
     """
-    progress = _Progress(reporter, "decoded")
+    progress = _Progress(reporter, "decoding", shutdown)
     decoded, notes = None, []
     if plan.mode == "disk" and settings is not None and settings.decoded_dir is not None:
         try:
@@ -172,19 +181,25 @@ def plan_for_run(
 
 
 class _Progress:
-    """A progress hook for long preparations: heartbeat every few seconds, log now and then."""
+    """A progress hook for long preparations: heartbeat every few seconds, log now and then,
+    and stop for a lost lease or a worker shutting down (as LeaseKeeper does in training)."""
 
-    def __init__(self, reporter: RunReporter, verb: str) -> None:
+    def __init__(self, reporter: RunReporter, verb: str, shutdown: Callable[[], bool]) -> None:
         self.reporter = reporter
         self.verb = verb
+        self.shutdown = shutdown
         self._beat = self._logged = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
+        run = self.reporter.run_id
+        if self.shutdown():
+            self.reporter.release()
+            raise PreparationStopped(f"run {run} handed back while {self.verb} its images")
         now = time.monotonic()
         if now - self._logged >= _LOG_SECONDS:
             self._logged = now
-            log.info("run %s: %s %s of %s images", self.reporter.run_id, self.verb, done, total)
+            log.info("run %s: %s images, %s of %s done", run, self.verb, done, total)
         if now - self._beat >= HEARTBEAT_SECONDS:
             self._beat = now
             if not self.reporter.heartbeat().held:
-                raise LeaseLost(f"run {self.reporter.run_id} was taken over while {self.verb}")
+                raise PreparationStopped(f"run {run} was taken over while {self.verb} its images")

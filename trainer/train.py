@@ -30,7 +30,13 @@ from trainer.checkpoint import Checkpoint, pack
 from trainer.devices import Device
 from trainer.environment import describe_environment
 from trainer.evaluate import prediction_records, summarise, thumbnail
-from trainer.inputs import LeaseLost, build_inputs, input_info, plan_for_run, scan_for_run
+from trainer.inputs import (
+    PreparationStopped,
+    build_inputs,
+    input_info,
+    plan_for_run,
+    scan_for_run,
+)
 from trainer.model_io import model_from_bytes, model_to_bytes
 from trainer.reporting import RunReporter
 
@@ -198,8 +204,10 @@ def train(
     if not reporter.heartbeat().held:
         return Outcome(None)
     try:
-        index, notes = scan_for_run(resolve_dataset_path(config.dataset), reporter, settings)
-    except LeaseLost:
+        index, notes = scan_for_run(
+            resolve_dataset_path(config.dataset), reporter, settings, shutdown=shutdown
+        )
+    except PreparationStopped:
         return Outcome(None)
     if not reporter.heartbeat().held:
         return Outcome(None)
@@ -223,10 +231,11 @@ def train(
     spec = augment_spec(config)
     gpu_augment = device.is_gpu and not spec.is_identity
     try:
+        augment = None if gpu_augment else spec
         inputs = build_inputs(
-            config, plan, train_split, val_split, None if gpu_augment else spec, reporter, settings
+            config, plan, train_split, val_split, augment, reporter, settings, shutdown=shutdown
         )
-    except LeaseLost:
+    except PreparationStopped:
         return Outcome(None)
     if inputs.plan != plan and not reporter.set_info(
         environment={**environment, **input_info(index, inputs.plan)},

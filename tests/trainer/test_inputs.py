@@ -14,7 +14,13 @@ from data.memory import MemorySetting
 from db.queue import Heartbeat
 from experiment.config import parse_config
 from settings import Settings
-from trainer.inputs import LeaseLost, build_inputs, input_info, plan_for_run, scan_for_run
+from trainer.inputs import (
+    PreparationStopped,
+    build_inputs,
+    input_info,
+    plan_for_run,
+    scan_for_run,
+)
 
 
 @dataclass
@@ -25,6 +31,11 @@ class FakeReporter:
     held: bool = True
     workers: int = 1
     beats: list[bool] = field(default_factory=list)
+    released: bool = False
+
+    def release(self) -> bool:
+        self.released = True
+        return True
 
     def heartbeat(self) -> Heartbeat:
         self.beats.append(self.held)
@@ -41,12 +52,37 @@ def _settings(tmp_path: Path, **fields: Any) -> Settings:
 def test_scan_heartbeats_and_stops_when_the_run_is_taken_over(
     tiny_sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A lost lease found by a heartbeat during the scan raises LeaseLost."""
+    """A lost lease found by a heartbeat during the scan stops it; nothing is handed back."""
     monkeypatch.setattr(trainer.inputs, "HEARTBEAT_SECONDS", 0.0)
     reporter = FakeReporter(held=False)
-    with pytest.raises(LeaseLost, match="run 7 was taken over while verified"):
+    with pytest.raises(PreparationStopped, match="run 7 was taken over while verifying"):
         scan_for_run(tiny_sample, reporter, None)  # type: ignore[arg-type]
-    assert reporter.beats == [False]
+    assert reporter.beats == [False] and not reporter.released
+
+
+def test_a_worker_shutting_down_hands_the_run_back_during_preparation(
+    tiny_sample: Path, tmp_path: Path
+) -> None:
+    """A shutdown while the memory cache fills releases the run and stops at once."""
+    config = parse_config(
+        {"name": "t", "dataset": str(tiny_sample), "image_size": 16, "architecture": "resnet20"}
+    )
+    train, validation = stratified_split(scan_dataset(tiny_sample), 0.25, seed=0)
+    reporter = FakeReporter()
+    plan = plan_for_run(reporter, None, 24, 16)  # type: ignore[arg-type]
+    assert plan.mode == "memory"
+    with pytest.raises(PreparationStopped, match="run 7 handed back while decoding"):
+        build_inputs(
+            config,
+            plan,
+            train,
+            validation,
+            None,
+            reporter,
+            None,
+            shutdown=lambda: True,  # type: ignore[arg-type]
+        )
+    assert reporter.released
 
 
 def test_an_unusable_file_cache_is_a_warning_not_a_failure(
