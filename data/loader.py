@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -102,7 +102,8 @@ class ScanReport:
     cache: str | None = None
 
     def describe(self) -> str:
-        """One line for the run's record: ``"1.2 s: 30,000 images, 29,998 from the cache, ..."``."""
+        """One line for the run's record, e.g. ``"1.2 s: 30,000 images, 29,998 from the file
+        cache, 2 checked"``."""
         source = f", {self.from_cache:,} from the file cache" if self.cache else ", no file cache"
         return f"{self.seconds:.1f} s: {self.images:,} images{source}, {self.checked:,} checked"
 
@@ -331,10 +332,10 @@ def make_dataset(
     labels = tf.constant(split.labels, dtype=tf.int32)
     dataset = tf.data.Dataset.from_tensor_slices((files, labels))
 
+    read = read_decoded if source == "disk" else decode_image
+
     def load(path: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        if source == "disk":
-            return read_decoded(path, image_size), label
-        return decode_image(path, image_size), label
+        return read(path, image_size), label
 
     if source == "memory":
         dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).cache()
@@ -385,7 +386,8 @@ class _Entry(NamedTuple):
 def _visible(folder: str) -> list[_Entry]:
     """Entries of ``folder`` by name, without hidden ones (.DS_Store, .git, our manifests)."""
     # os.scandir gives each entry's type without a stat call, and strings sort far faster
-    # than Path objects: listing 30,000 files took 1 s with Path.iterdir, 0.1 s like this.
+    # than Path objects: listing 30,000 files took 4.3 s with Path objects, 0.3 s like this
+    # (on a busy 2-core machine), against a 2 s target for the whole cached preparation.
     with os.scandir(folder) as listing:
         return sorted(
             _Entry(entry.name, entry.path, entry.is_dir(), entry.is_file())
@@ -514,15 +516,7 @@ def _check_file(root: str, path: str, checker: str) -> tuple[FileFacts, bool]:
     try:
         check_training_image(data, name)
     except ImageError as error:
-        facts = FileFacts(
-            facts.path,
-            facts.size,
-            facts.mtime_ns,
-            checker,
-            facts.sha256,
-            error.problem.value,
-            error.reason,
-        )
+        facts = replace(facts, problem=error.problem.value, reason=error.reason)
     steady = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
     return facts, steady and facts.settled()
 
