@@ -21,9 +21,9 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 __all__ = ["RACY_SECONDS", "FileCache", "FileCacheError", "FileFacts"]
 
@@ -51,9 +51,11 @@ class FileCacheError(RuntimeError):
     """The cache file cannot be opened or written; the message names it and why."""
 
 
-@dataclass(frozen=True)
-class FileFacts:
+class FileFacts(NamedTuple):
     """One file's check result and content hash, and the state of the file they describe.
+
+    A named tuple rather than a dataclass: a cached scan makes one per file, and at 30,000
+    files the dataclass's slower construction showed in the 2 s budget.
 
     Attributes:
         path: absolute path.

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -197,7 +197,7 @@ def scan_dataset(
     # One listing per folder: at 30,000 images, listing twice cost more than the file cache.
     folders = {entry.name: _visible(entry.path) for entry in entries if entry.is_dir}
     loose_images = [entry for entry in entries if entry.is_file and _is_image(entry.name)]
-    if any(_images(listing) for listing in folders.values()):
+    if any(entry.is_file and _is_image(entry.name) for f in folders.values() for entry in f):
         if loose_images:
             raise DatasetError(
                 f"{root}: has both class folders and loose images; move the images "
@@ -400,23 +400,21 @@ def _is_image(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def _images(listing: list[_Entry]) -> list[str]:
-    return [entry.path for entry in listing if entry.is_file and _is_image(entry.name)]
-
-
 def _scan_folders(
     root: Path, entries: list[_Entry], folders: dict[str, list[_Entry]]
 ) -> tuple[list[tuple[str, str]], list[str]]:
     pairs: list[tuple[str, str]] = []
     skipped = [entry.path for entry in entries if entry.is_file]
     for name, listing in folders.items():
-        images = _images(listing)
+        images: list[str] = []
+        for entry in listing:
+            if entry.is_file:
+                (images if _is_image(entry.name) else skipped).append(entry.path)
         if not images:
             raise DatasetError(
                 f"{root}: class folder '{name}' has no images; add images to it or remove it"
             )
         pairs.extend((name, image) for image in images)
-        skipped.extend(e.path for e in listing if e.is_file and not _is_image(e.name))
     return pairs, skipped
 
 
@@ -516,7 +514,7 @@ def _check_file(root: str, path: str, checker: str) -> tuple[FileFacts, bool]:
     try:
         check_training_image(data, name)
     except ImageError as error:
-        facts = replace(facts, problem=error.problem.value, reason=error.reason)
+        facts = facts._replace(problem=error.problem.value, reason=error.reason)
     steady = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
     return facts, steady and facts.settled()
 
