@@ -9,8 +9,9 @@ git use. A file whose modification time is within ``RACY_SECONDS`` of the scan i
 
 The store is one SQLite file in WAL mode, so every worker on a machine can share it: readers
 never wait, writers take turns (``busy_timeout``), and a worker killed mid-write leaves the file
-consistent. It is a cache: when it cannot be opened or is damaged, the scan checks every file
-and says so; nothing depends on it being there. (``db/`` knows the lab's own database; this is
+consistent. WAL needs shared memory between the processes, so the file must be on a local
+disk, not NFS. It is a cache: when it cannot be opened or is damaged, the scan checks every
+file and says so; nothing depends on it being there. (``db/`` knows the lab's own database; this is
 a local file next to it.)
 """
 
