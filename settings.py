@@ -13,10 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.memory import MemorySetting, MemorySettingError
 from experiment.metrics import MetricDirections
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+# Inside the cache dir (LAB_CACHE_DIR, default var/cache), which every worker of a machine
+# started from this checkout shares.
+DATASET_CACHE_NAME = "dataset-files.sqlite3"
+DECODED_DIR_NAME = "decoded"
+
+
+class SettingsError(ValueError):
+    """An environment variable the lab cannot use; the message names it and the fix."""
 
 
 @dataclass(frozen=True)
@@ -30,16 +39,37 @@ class Settings:
         var_dir: git-ignored folder for the default SQLite file and generated data.
         metric_directions: whether higher or lower is better for metric names Keras does not
             define (`LAB_METRIC_DIRECTIONS=dice=max,*_error=min`).
+        cache_dir: this machine's caches for workers (`LAB_CACHE_DIR`, default `var/cache`;
+            `off` for none): each dataset file's check and hash, and the decoded images of runs
+            too large for memory. None: every image is checked each run and large runs stream.
+        data_memory: how much memory a worker may keep decoded images in
+            (`LAB_DATA_MEMORY`: `8GB` per worker, or `50%` of the machine split by its workers).
     """
 
     database_url: str
     dataset_dir: Path
     var_dir: Path
     metric_directions: MetricDirections = field(default_factory=MetricDirections)
+    cache_dir: Path | None = None
+    data_memory: MemorySetting = field(default_factory=MemorySetting)
+
+    @property
+    def dataset_cache(self) -> Path | None:
+        """The SQLite file of per-file checks and hashes (data/filecache.py)."""
+        return self.cache_dir / DATASET_CACHE_NAME if self.cache_dir is not None else None
+
+    @property
+    def decoded_dir(self) -> Path | None:
+        """Where runs too large for memory keep their decoded images (data/decoded.py)."""
+        return self.cache_dir / DECODED_DIR_NAME if self.cache_dir is not None else None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from environment variables, falling back to project defaults."""
+        """Build settings from environment variables, falling back to project defaults.
+
+        Raises:
+            SettingsError: `LAB_DATA_MEMORY` is neither a size nor a percentage.
+        """
         env = os.environ if environ is None else environ
         var_dir = Path(env.get("LAB_VAR_DIR") or DEFAULT_VAR_DIR).resolve()
         database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'lab.db'}"
@@ -49,7 +79,24 @@ class Settings:
             dataset_dir=dataset_dir,
             var_dir=var_dir,
             metric_directions=MetricDirections.from_env(env),
+            cache_dir=_cache_dir(env.get("LAB_CACHE_DIR"), var_dir),
+            data_memory=_data_memory(env.get("LAB_DATA_MEMORY")),
         )
+
+
+def _cache_dir(value: str | None, var_dir: Path) -> Path | None:
+    if value and value.strip().lower() in ("off", "none"):
+        return None
+    return Path(value).expanduser().resolve() if value else var_dir / "cache"
+
+
+def _data_memory(value: str | None) -> MemorySetting:
+    if not value or not value.strip():
+        return MemorySetting()
+    try:
+        return MemorySetting.parse(value)
+    except MemorySettingError as error:
+        raise SettingsError(f"LAB_DATA_MEMORY: {error}") from None
 
 
 def resolve_dataset_path(dataset: str) -> Path:

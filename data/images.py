@@ -33,6 +33,9 @@ MIN_SIDE = 8
 # Training and prediction may differ by this many levels per channel and still count as the
 # same picture: rounding, never a different reading of the file.
 PIXEL_TOLERANCE = 2
+# Bump with any change to what check_training_image accepts or refuses: the dataset file
+# cache (data/filecache.py) then re-checks every file instead of trusting old verdicts.
+CHECK_RULES_VERSION = 1
 
 _ORIENTATION_TAG = 0x0112
 _TRANSPOSE = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from db.clock import db_now, now_expr
@@ -39,6 +39,22 @@ def stop_worker(session: Session, worker_id: int) -> None:
         .values(stopped_at=now_expr(session.get_bind().dialect.name), current_run_id=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def workers_on_host(session: Session, worker_id: int, window: timedelta) -> int:
+    """Running workers on the same host as `worker_id`, itself included (at least 1).
+
+    Running: not stopped, heartbeat within `window` (an idle worker beats every poll, a busy
+    one every 2 s). A worker's share of the machine's memory is split by this count.
+    """
+    host = select(Worker.host).where(Worker.id == worker_id).scalar_subquery()
+    cutoff = db_now(session) - window
+    count = session.scalar(
+        select(func.count())
+        .select_from(Worker)
+        .where(Worker.host == host, Worker.stopped_at.is_(None), Worker.heartbeat_at >= cutoff)
+    )
+    return max(1, count or 0)
 
 
 def list_workers(

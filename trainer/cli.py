@@ -22,7 +22,7 @@ from db.session import Database, DatabaseUnavailable, DatabaseUrlError
 from experiment.config import ConfigError, ExperimentConfig
 from experiment.estimate import PlannedRun, plan
 from experiment.metrics import MetricDirectionsError
-from settings import Settings
+from settings import Settings, SettingsError
 from trainer import curves_command
 from trainer.importers import command as import_command
 
@@ -291,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         DatabaseUnavailable,
         SchemaMismatch,
         MetricDirectionsError,
+        SettingsError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

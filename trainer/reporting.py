@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from db import artifacts, evaluation, metrics, queue, workers
@@ -10,6 +11,9 @@ from db.entities import EpochRecord, PredictionRecord
 from db.models import ArtifactKind, RunStatus, StopReason
 from db.session import Database
 from trainer.checkpoint import Checkpoint, unpack
+
+# Workers seen within this long count as running on the machine (idle ones beat every 2 s).
+_PEER_WINDOW = timedelta(seconds=60)
 
 
 class RunReporter:
@@ -110,3 +114,10 @@ class RunReporter:
     def release(self) -> bool:
         with self.database.begin() as session:
             return queue.release_run(session, self.run_id, self.attempt)
+
+    def workers_on_host(self) -> int:
+        """Running workers on this worker's machine, itself included; 1 when not registered."""
+        if self.worker_id is None:
+            return 1
+        with self.database.read() as session:
+            return workers.workers_on_host(session, self.worker_id, _PEER_WINDOW)

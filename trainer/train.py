@@ -12,12 +12,12 @@ import numpy as np
 import tensorflow as tf
 
 from data.augment import AugmentSpec, RandomAugment
-from data.loader import DatasetIndex, Split, make_dataset, scan_dataset, stratified_split
+from data.loader import DatasetIndex, Split, make_dataset, stratified_split
 from data.loader import fingerprint as dataset_fingerprint
 from db.entities import EpochRecord
 from db.models import ArtifactKind, RunStatus, StopReason
 from experiment.config import ExperimentConfig
-from settings import resolve_dataset_path
+from settings import Settings, resolve_dataset_path
 from trainer.architectures import build_model
 from trainer.callbacks import (
     EpochRecorder,
@@ -30,6 +30,13 @@ from trainer.checkpoint import Checkpoint, pack
 from trainer.devices import Device
 from trainer.environment import describe_environment
 from trainer.evaluate import prediction_records, summarise, thumbnail
+from trainer.inputs import (
+    PreparationStopped,
+    build_inputs,
+    input_info,
+    plan_for_run,
+    scan_for_run,
+)
 from trainer.model_io import model_from_bytes, model_to_bytes
 from trainer.reporting import RunReporter
 
@@ -178,11 +185,13 @@ def train(
     *,
     shutdown: Callable[[], bool] = lambda: False,
     fresh_start: bool = True,
+    settings: Settings | None = None,
 ) -> Outcome:
     """Run one attempt of `config`, writing through `reporter`; returns how it ended.
 
-    A later attempt resumes from the run's last checkpoint when there is one. Raises whatever
-    training raises; the worker turns that into a failed run.
+    A later attempt resumes from the run's last checkpoint when there is one. `settings` give
+    the dataset file cache and the memory budget (none and the default share without them).
+    Raises whatever training raises; the worker turns that into a failed run.
     """
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -194,7 +203,12 @@ def train(
     # heartbeat between the steps so the lease never lapses before the first batch.
     if not reporter.heartbeat().held:
         return Outcome(None)
-    index = scan_dataset(resolve_dataset_path(config.dataset))
+    try:
+        index, notes = scan_for_run(
+            resolve_dataset_path(config.dataset), reporter, settings, shutdown=shutdown
+        )
+    except PreparationStopped:
+        return Outcome(None)
     if not reporter.heartbeat().held:
         return Outcome(None)
     train_split, val_split = stratified_split(index, config.validation_split, config.seed)
@@ -202,9 +216,13 @@ def train(
     if not fresh_start and resume is None and not reporter.reset_progress():
         return Outcome(None)
     environment = describe_environment(device, dataset_fingerprint(index))
+    plan = plan_for_run(
+        reporter, settings, len(train_split.files) + len(val_split.files), config.image_size
+    )
+    environment.update(input_info(index, plan))
     if not reporter.heartbeat().held:
         return Outcome(None)
-    warnings = index.warnings()
+    warnings = [*index.warnings(), *notes]
     if not reporter.set_info(
         class_names=index.class_names, environment=environment, warnings=warnings
     ):
@@ -212,7 +230,19 @@ def train(
 
     spec = augment_spec(config)
     gpu_augment = device.is_gpu and not spec.is_identity
-    train_data, val_data = _datasets(config, train_split, val_split, None if gpu_augment else spec)
+    try:
+        augment = None if gpu_augment else spec
+        inputs = build_inputs(
+            config, plan, train_split, val_split, augment, reporter, settings, shutdown=shutdown
+        )
+    except PreparationStopped:
+        return Outcome(None)
+    if inputs.plan != plan and not reporter.set_info(
+        environment={**environment, **input_info(index, inputs.plan)},
+        warnings=[*warnings, *inputs.notes],
+    ):
+        return Outcome(None)
+    train_data, val_data = inputs.train, inputs.validation
     if resume is not None:
         model = model_from_bytes(resume.model_bytes, compile=True)
     else:
@@ -240,30 +270,8 @@ def train(
         verbose=0,
     )
     epochs_done = first_epoch + len(history.epoch)
+    inputs.close()
     return _conclude(config, reporter, model, callbacks, epochs_done, index, val_split)
-
-
-def _datasets(
-    config: ExperimentConfig, train_split: Split, val_split: Split, augment: AugmentSpec | None
-) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    train_data = make_dataset(
-        train_split,
-        image_size=config.image_size,
-        batch_size=config.batch_size,
-        training=True,
-        seed=config.seed,
-        augment=augment,
-        steps=config.steps_per_epoch,
-    )
-    val_data = make_dataset(
-        val_split,
-        image_size=config.image_size,
-        batch_size=config.batch_size,
-        training=False,
-        seed=config.seed,
-        steps=config.validation_steps,
-    )
-    return train_data, val_data
 
 
 def evaluate(
@@ -280,6 +288,7 @@ def evaluate(
         batch_size=config.batch_size,
         training=False,
         seed=config.seed,
+        source="stream",  # one pass: a cache would only hold memory
     )
     probabilities = np.asarray(model.predict(data, verbose=0), dtype=np.float64)
     labels = np.asarray(val_split.labels)

@@ -98,7 +98,7 @@ def run_worker(
         )
     log.info("worker %s ready on %s", name, device.describe())
     try:
-        return _work_loop(database, options, shutdown, device, name, worker_id)
+        return _work_loop(database, options, shutdown, device, name, worker_id, settings)
     finally:
         with database.begin() as session:
             workers.stop_worker(session, worker_id)
@@ -112,6 +112,7 @@ def _work_loop(
     device: Device,
     name: str,
     worker_id: int,
+    settings: Settings | None = None,
 ) -> int:
     finished = 0
     idle_wait = options.poll_min
@@ -133,7 +134,7 @@ def _work_loop(
             idle_wait = min(idle_wait * 2, options.poll_max)
             continue
         idle_wait = options.poll_min
-        if process_run(database, claimed, device, shutdown, worker_id):
+        if process_run(database, claimed, device, shutdown, worker_id, settings):
             finished += 1
         if options.max_runs is not None and finished >= options.max_runs:
             break
@@ -146,8 +147,12 @@ def process_run(
     device: Device,
     shutdown: ShutdownFlag,
     worker_id: int | None = None,
+    settings: Settings | None = None,
 ) -> bool:
-    """Train one claimed run; any exception marks it failed. True if it reached a final state."""
+    """Train one claimed run; any exception marks it failed. True if it reached a final state.
+
+    `settings` reach the training step for the dataset file cache and the memory budget.
+    """
     import keras
 
     from trainer.train import train
@@ -158,7 +163,12 @@ def process_run(
     try:
         config = parse_config(claimed.config, source=f"run {claimed.id}")
         outcome = train(
-            config, reporter, device, shutdown=shutdown, fresh_start=claimed.attempt == 1
+            config,
+            reporter,
+            device,
+            shutdown=shutdown,
+            fresh_start=claimed.attempt == 1,
+            settings=settings,
         )
     except ConfigError as error:
         reporter.finish(RunStatus.FAILED, StopReason.FAILED, "invalid config", str(error))

@@ -15,8 +15,10 @@ from settings import PROJECT_ROOT
 pytestmark = pytest.mark.slow
 
 
-def _cli(*args: str, url: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": url, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def _cli(
+    *args: str, url: str, timeout: float = 60, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, "TF_CPP_MIN_LOG_LEVEL": "3", **variables}
     return subprocess.run(
         [sys.executable, "-m", *args],
         cwd=PROJECT_ROOT,
@@ -42,7 +44,8 @@ def test_queue_work_list_and_predict(tmp_path: Path, tiny_sample: Path) -> None:
         queued = _cli("trainer", "queue", str(config), url=url)
         assert queued.returncode == 0, queued.stderr
         ids.append(int(queued.stdout.strip()))
-    worker = _cli("trainer", "worker", "--until-idle", url=url, timeout=300)
+    cache = str(tmp_path / "cache")  # not the checkout's var/cache
+    worker = _cli("trainer", "worker", "--until-idle", url=url, timeout=300, LAB_CACHE_DIR=cache)
     assert worker.returncode == 0, worker.stderr[-2000:]
     assert "2 run(s) finished" in worker.stdout
 
@@ -73,6 +76,13 @@ def test_unmigrated_database_names_the_upgrade_command(tmp_path: Path) -> None:
     """A worker on an empty database refuses to start and says what to run."""
     result = _cli("trainer", "worker", "--until-idle", url=f"sqlite:///{tmp_path / 'new.db'}")
     assert result.returncode == 2 and "python -m db upgrade" in result.stderr
+
+
+def test_a_bad_memory_setting_is_a_one_line_error() -> None:
+    """LAB_DATA_MEMORY=lots stops any command with status 2 and a line naming the variable."""
+    result = _cli("trainer", "runs", url="sqlite:///unused.db", LAB_DATA_MEMORY="lots")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: LAB_DATA_MEMORY: 'lots' is neither a size")
 
 
 def test_models_lists_parameter_counts() -> None:

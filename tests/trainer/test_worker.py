@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from data.memory import MemorySetting
 from db import queue
 from db.metrics import load_curves
 from db.models import RunStatus, StopReason
@@ -63,11 +67,39 @@ def test_run_trains_records_epochs_and_stores_a_model(
     assert all(c.learning_rate == pytest.approx(0.001) and c.loss is not None for c in curves)
     assert run.class_names == ("cloudy", "rain", "shine", "sunrise")
     assert run.environment["dataset_fingerprint"] and run.environment["tensorflow"]
+    assert run.environment["input_pipeline"] == "memory"
     loaded = load_run_model(Database(sqlite_database_url), run_id)
     image = (tiny_sample / "rain").iterdir().__next__().read_bytes()
     probabilities = predict_images(loaded, [image, image])
     assert probabilities.shape == (2, 4)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_runs_share_the_file_cache_and_train_from_decoded_files_over_budget(
+    sqlite_database_url: str, tiny_sample: Path, tmp_path: Path
+) -> None:
+    """With LAB_DATA_MEMORY=0 runs train from decoded files, say so, and remove them; the
+    second run takes every image's check from the file cache."""
+    stamp = time.time() - 600  # files copied in a while ago: their timestamps can be trusted
+    for path in tiny_sample.rglob("*.jpg"):
+        os.utime(path, (stamp, stamp))
+    first = _queue(sqlite_database_url, dataset=str(tiny_sample), epochs=1)
+    second = _queue(sqlite_database_url, dataset=str(tiny_sample), epochs=1)
+    settings = replace(
+        _settings(sqlite_database_url, tiny_sample),
+        cache_dir=tmp_path / "cache",
+        data_memory=MemorySetting(size=0),
+    )
+    assert run_worker(settings, WorkerOptions(until_idle=True, name="test")) == 2
+    (run, curves), (again, _) = _run(sqlite_database_url, first), _run(sqlite_database_url, second)
+    assert run.status is RunStatus.SUCCEEDED and len(curves) == 1
+    assert run.environment["input_pipeline"] == "disk"
+    assert "over the memory budget of 0 bytes" in run.environment["input_pipeline_reason"]
+    assert run.environment["dataset_images"] == 24
+    assert "24 images, 0 from the file cache, 24 checked" in run.environment["dataset_scan"]
+    assert "24 images, 24 from the file cache, 0 checked" in again.environment["dataset_scan"]
+    assert again.environment["dataset_fingerprint"] == run.environment["dataset_fingerprint"]
+    assert list((tmp_path / "cache" / "decoded").iterdir()) == []
 
 
 def test_min_accuracy_stop_is_recorded(sqlite_database_url: str, tiny_sample: Path) -> None:
