@@ -98,18 +98,42 @@ def load_curves(session: Session, run_ids: Sequence[int]) -> list[EpochRecord]:
     return [EpochRecord.from_row(row) for row in rows]
 
 
-def reset_progress(session: Session, run_id: int, attempt: int) -> bool:
-    """Forget a previous attempt's epochs before training again from epoch 1 (fenced)."""
-    summary = {
-        "epochs_done": 0,
-        "best_val_accuracy": None,
-        "best_epoch": None,
-        "last_val_accuracy": None,
-    }
-    if not update_held_run(session, run_id, attempt, summary):
+def reset_progress(session: Session, run_id: int, attempt: int, keep_epochs: int = 0) -> bool:
+    """Forget a previous attempt's epochs after `keep_epochs` before training on (fenced).
+
+    0 restarts from epoch 1; a resumed run keeps the epochs its checkpoint holds, so rows a
+    crash left ahead of the stored checkpoint are trained and written again, once.
+    """
+    if not update_held_run(session, run_id, attempt, _summary_of(session, run_id, keep_epochs)):
         return False
-    session.execute(delete(EpochMetric).where(EpochMetric.run_id == run_id))
+    session.execute(
+        delete(EpochMetric).where(EpochMetric.run_id == run_id, EpochMetric.epoch > keep_epochs)
+    )
     return True
+
+
+def _summary_of(session: Session, run_id: int, keep_epochs: int) -> dict[str, Any]:
+    """The run's summary columns as the epochs up to `keep_epochs` make them."""
+    rows = session.execute(
+        select(EpochMetric.epoch, EpochMetric.val_accuracy)
+        .where(EpochMetric.run_id == run_id, EpochMetric.epoch <= keep_epochs)
+        .order_by(EpochMetric.epoch)
+    ).all()
+    scored = [(value, epoch) for epoch, value in rows if value is not None]
+    best = max(scored, key=lambda item: (item[0], -item[1]), default=(None, None))
+    return {
+        "epochs_done": rows[-1].epoch if rows else 0,
+        "best_val_accuracy": best[0],
+        "best_epoch": best[1],
+        "last_val_accuracy": rows[-1].val_accuracy if rows else None,
+    }
+
+
+def recorded_by(session: Session, run_id: int, epoch: int) -> int | None:
+    """The attempt that wrote the run's row for `epoch`, if there is one (replays check it)."""
+    return session.scalar(
+        select(EpochMetric.attempt).where(EpochMetric.run_id == run_id, EpochMetric.epoch == epoch)
+    )
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from db import queue
+from db.artifact_store import ArtifactStoreError, open_store
 from db.metrics import epoch_times
 from db.migrate import SchemaMismatch, check_schema
 from db.runs import list_runs, runs_by_config_hash
 from db.session import Database, DatabaseUnavailable, DatabaseUrlError
 from experiment.config import ConfigError, ExperimentConfig
 from experiment.estimate import PlannedRun, plan
-from settings import Settings
+from settings import Settings, SettingsError
 
 
 class CliError(RuntimeError):
@@ -189,7 +190,7 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
 
     database = _open_database(settings)
     try:
-        loaded = load_run_model(database, args.run_id)
+        loaded = load_run_model(database, args.run_id, open_store(settings.artifacts, database))
     except ModelNotAvailable as error:
         raise CliError(str(error)) from None
     failures = 0
@@ -276,6 +277,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--lease-seconds must be at least 5 (workers heartbeat every 2 s)")
     try:
         return int(args.handler(args, Settings.from_env()))
-    except (CliError, ConfigError, DatabaseUrlError, DatabaseUnavailable, SchemaMismatch) as error:
+    except (
+        CliError,
+        ConfigError,
+        DatabaseUrlError,
+        DatabaseUnavailable,
+        SchemaMismatch,
+        SettingsError,
+        ArtifactStoreError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
