@@ -38,6 +38,7 @@ class _Pipe:
         self.client = client
         self.server = server
         self.closed = threading.Event()
+        self.muted = False  # drop the server's answers (a reply lost on the way back)
         self._matched = 0
         self._tail = b""
 
@@ -57,6 +58,8 @@ class _Pipe:
                     break
                 if upstream and self._fires(chunk):
                     return
+                if not upstream and self.muted:
+                    continue
                 target.sendall(chunk)
         except OSError:
             pass
@@ -79,9 +82,10 @@ class _Pipe:
         if self._matched < len(trigger.patterns) or not self.proxy._claim_trigger(trigger):
             return False
         if trigger.forward:
+            self.muted = True  # the server gets the bytes, the client never hears back
             with contextlib.suppress(OSError):
                 self.server.sendall(chunk)
-            time.sleep(0.05)  # let the server read it before the connection drops
+            time.sleep(0.2)  # let the server act on them before the connection drops
         self.cut()
         if trigger.refuse_for > 0:
             self.proxy.refuse(trigger.refuse_for)

@@ -41,6 +41,8 @@ from trainer.reporting import RunReporter
 log = logging.getLogger("trainer.link")
 
 CHECKPOINT_SLOT = "checkpoint"
+# Writes after which the attempt no longer holds the run, by its own doing.
+FINAL_KINDS = frozenset({"finish", "release"})
 
 
 class RunLink:
@@ -65,6 +67,7 @@ class RunLink:
         self._outage = Outage(log, self._what, most=backoff_most)
         self._state = Heartbeat(held=True)
         self._lost = False
+        self._ended = False  # a final write landed: nothing more to send or renew
         self._changed = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -204,7 +207,7 @@ class RunLink:
 
     def _run(self) -> None:
         next_beat = 0.0
-        while not self._stop.is_set() and not self._lost:
+        while not self._stop.is_set() and not self._lost and not self._ended:
             self._wake.clear()  # before looking: an append from now on cuts the wait short
             wait = self._interval
             try:
@@ -228,11 +231,24 @@ class RunLink:
         self._notify()
 
     def _beat(self) -> None:
+        if self._ended:
+            return
         beat = self.reporter.heartbeat()
-        if not beat.held:
-            self._lose("its lease was taken over")
-        else:
+        if beat.held:
             self._state = beat
+        elif not self._final_write_landed():
+            self._lose("its lease was taken over")
+
+    def _final_write_landed(self) -> bool:
+        """The lease is gone; was it our own final write, whose answer was cut off?"""
+        record = self.outbox.head()
+        if record is None:
+            return False
+        if record.kind in FINAL_KINDS and apply_record(self.reporter, record, None):
+            self._done(record)
+            return True
+        self.outbox.failed(record)
+        return False
 
     def _deliver(self, record: Record) -> None:
         try:
@@ -244,7 +260,12 @@ class RunLink:
             self.outbox.failed(record)
             self._lose("the database refused its write (lease taken over)")
             return
+        self._done(record)
+
+    def _done(self, record: Record) -> None:
         self.outbox.done(record)
+        if record.kind in FINAL_KINDS:
+            self._ended = True
         self._notify()
 
     def _lose(self, why: str, error: BaseException | None = None) -> None:

@@ -240,7 +240,7 @@ def test_a_final_write_cut_after_its_commit_is_not_mistaken_for_a_lost_run(
     assert proxy.fired.is_set()
     _assert_succeeded_once(run_state(postgres, run_id), "w")
     log = workers.log("w")
-    assert "database unreachable" in log and "taken over" not in log, log
+    assert "run 1: database unreachable" in log and "taken over" not in log, log
 
 
 @pytest.mark.slow
