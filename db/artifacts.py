@@ -101,8 +101,9 @@ def artifact_pointer(session: Session, run_id: int, kind: ArtifactKind) -> Artif
 
 @dataclass(frozen=True)
 class Pointed:
-    """What moving a pointer did: whether the run was still held, and the object it replaced
-    outside the database (the caller deletes that after its transaction commits)."""
+    """What moving a pointer did: whether the run was still held, and the object it replaced,
+    which the caller deletes after its transaction commits (a big blob's delete then does not
+    lengthen the epoch's transaction)."""
 
     held: bool
     orphan: StoredObject | None = None
@@ -138,17 +139,12 @@ def point_artifact(
 def _drop_pointer(
     session: Session, run_id: int, kind: ArtifactKind, keep: str | None = None
 ) -> StoredObject | None:
-    """Delete a pointer; a database blob goes with it, a folder object is returned to delete."""
+    """Delete a pointer; returns the object it named, for the caller to delete after commit."""
     old = artifact_pointer(session, run_id, kind)
     if old is None:
         return None
     session.execute(delete(Artifact).where(Artifact.run_id == run_id, Artifact.kind == kind))
-    if old.location == keep:
-        return None
-    if old.store is StoreKind.DATABASE:
-        delete_blobs(session, [old.location])
-        return None
-    return old.stored
+    return None if old.location == keep else old.stored
 
 
 def save_artifact(
@@ -166,11 +162,14 @@ def save_artifact(
     key = artifact_key(run_id, kind, attempt)
     put_blob(session, key, run_id, data)
     stored = StoredObject(StoreKind.DATABASE, key, digest(data), len(data))
-    return point_artifact(session, run_id, attempt, kind, stored, meta).held
+    pointed = point_artifact(session, run_id, attempt, kind, stored, meta)
+    if pointed.orphan is not None and pointed.orphan.store is StoreKind.DATABASE:
+        delete_blobs(session, [pointed.orphan.location])
+    return pointed.held
 
 
 def delete_artifact(session: Session, run_id: int, kind: ArtifactKind) -> StoredObject | None:
-    """Forget a run's artifact of `kind`; returns the folder object to delete after commit."""
+    """Forget a run's artifact of `kind`; returns the object to delete after commit."""
     return _drop_pointer(session, run_id, kind)
 
 

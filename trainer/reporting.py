@@ -16,7 +16,7 @@ from typing import Any
 from db import artifacts, evaluation, metrics, queue, workers
 from db.artifact_store import ArtifactStore, DatabaseStore
 from db.entities import EpochRecord, PredictionRecord, StoredObject
-from db.models import ArtifactKind, AttemptOutcome, RunStatus, StopReason
+from db.models import ArtifactKind, AttemptOutcome, RunStatus, StopReason, StoreKind
 from db.session import Database
 from trainer.checkpoint import Checkpoint, unpack
 
@@ -171,10 +171,16 @@ class RunReporter:
 
     def _discard(self, stored: StoredObject | None) -> None:
         """Delete an object nobody points at any more; a failure leaves it for `_prune`."""
-        if stored is None or stored.store is not self.store.kind:
+        if stored is None:
+            return
+        if stored.store is StoreKind.DATABASE:
+            store: ArtifactStore = DatabaseStore(self.database)
+        elif self.store.kind is StoreKind.FOLDER:
+            store = self.store
+        else:  # in a folder this process was not given (LAB_ARTIFACTS changed): leave it
             return
         try:
-            self.store.delete(stored.location)
+            store.delete(stored.location)
         except Exception as error:  # garbage is harmless; the run's deletion removes it
             log.warning("run %s: could not delete %s: %s", self.run_id, stored.location, error)
 
