@@ -261,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_id", type=int)
     p.add_argument("images", nargs="+")
     p.set_defaults(handler=cmd_predict)
+
+    from trainer.delete import add_parser as add_delete
+
+    add_delete(commands)
     return parser
 
 
