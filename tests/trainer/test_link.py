@@ -138,3 +138,26 @@ def test_a_write_that_cannot_succeed_gives_the_run_up(
         assert _epoch(link, 1)
         assert not link.settle(timeout=10) and link.lost
     assert "writing it failed: IntegrityError" in caplog.text
+
+
+def test_outboxes_of_dead_workers_on_this_host_are_removed(tmp_path: Path) -> None:
+    """A killed worker's spool folder goes; a live one's, or another host's, stays."""
+    import socket
+    import subprocess
+    import sys
+
+    from trainer.link import outbox_name, remove_stale_outboxes
+
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = tmp_path / f"run-3-a1-{socket.gethostname()}-{int(finished.stdout)}"
+    alive = tmp_path / outbox_name(4, 2)
+    elsewhere = tmp_path / "run-5-a1-another-host-1"
+    for folder in (dead, alive, elsewhere):
+        folder.mkdir()
+    assert remove_stale_outboxes(tmp_path) == [dead]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, elsewhere.name])
