@@ -53,11 +53,12 @@ class Timing:
     save: list[float]
     put: list[float]
     transaction: list[float]
+    cleanup: list[float]
 
     def row(self) -> list[str]:
         put = statistics.median(self.put)
         rate = f"{self.size_mb / put:.0f}" if put > 0 else "-"
-        steps = zip(self.save, self.put, self.transaction, strict=True)
+        steps = zip(self.save, self.put, self.transaction, self.cleanup, strict=True)
         total = statistics.median(sum(step) for step in steps)
         return [
             self.store,
@@ -65,18 +66,21 @@ class Timing:
             f"{statistics.median(self.save):.2f}",
             f"{put:.2f}",
             f"{1000 * statistics.median(self.transaction):.0f}",
+            f"{statistics.median(self.cleanup):.2f}",
             f"{total:.2f}",
             rate,
         ]
 
 
 class TimedStore:
-    """Wraps a store and times each `put` (the rest of commit_epoch is the transaction)."""
+    """Wraps a store and times each `put` and `delete` (the rest of commit_epoch is the
+    epoch's transaction)."""
 
     def __init__(self, store: ArtifactStore) -> None:
         self.inner = store
         self.kind: StoreKind = store.kind
         self.put_seconds: list[float] = []
+        self.delete_seconds = 0.0
 
     def describe(self) -> str:
         return self.inner.describe()
@@ -91,7 +95,9 @@ class TimedStore:
         return self.inner.get(location)
 
     def delete(self, location: str) -> None:
+        started = time.perf_counter()
         self.inner.delete(location)
+        self.delete_seconds += time.perf_counter() - started
 
     def prune(self, run_id: int, keep: Collection[str]) -> None:
         self.inner.prune(run_id, keep)
@@ -149,17 +155,20 @@ def measure_store(
     store = TimedStore(make_store(database))
     run_id, attempt = _claimed_run(database)
     reporter = RunReporter(database, run_id, attempt, store=store)  # type: ignore[arg-type]
-    save, transaction = [], []
+    save, transaction, cleanup = [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-artifacts-") as scratch:
         for epoch in range(1, epochs + 1):
             path, seconds = _checkpoint(model, Path(scratch), epoch)
             save.append(seconds)
+            store.delete_seconds = 0.0
             started = time.perf_counter()
             assert reporter.commit_epoch(EpochRecord(epoch=epoch, loss=1.0), path)
-            transaction.append(time.perf_counter() - started - store.put_seconds[-1])
+            spent = time.perf_counter() - started
+            transaction.append(spent - store.put_seconds[-1] - store.delete_seconds)
+            cleanup.append(store.delete_seconds)
             path.unlink()
     database.dispose()
-    return Timing(label, database.dialect, size_mb, save, store.put_seconds, transaction)
+    return Timing(label, database.dialect, size_mb, save, store.put_seconds, transaction, cleanup)
 
 
 def measure_inside(url: str, model: object, size_mb: float, epochs: int) -> Timing:
@@ -189,6 +198,7 @@ def measure_inside(url: str, model: object, size_mb: float, epochs: int) -> Timi
         save,
         [0.0] * epochs,
         transaction,
+        [0.0] * epochs,
     )
 
 
@@ -257,6 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "save+zip s",
         "store s",
         "epoch transaction ms",
+        "delete old s",
         "total s/epoch",
         "store MB/s",
     ]

@@ -173,11 +173,11 @@ class RunReporter:
         """Delete an object nobody points at any more; a failure leaves it for `_prune`."""
         if stored is None:
             return
-        if stored.store is StoreKind.DATABASE:
-            store: ArtifactStore = DatabaseStore(self.database)
-        elif self.store.kind is StoreKind.FOLDER:
+        if stored.store is self.store.kind:
             store = self.store
-        else:  # in a folder this process was not given (LAB_ARTIFACTS changed): leave it
+        elif stored.store is StoreKind.DATABASE:  # stored before LAB_ARTIFACTS was set
+            store = DatabaseStore(self.database)
+        else:  # in a folder this process was not given (LAB_ARTIFACTS unset since): leave it
             return
         try:
             store.delete(stored.location)
