@@ -29,14 +29,6 @@ class Checkpoint:
     best_weights: list[np.ndarray] | None = None
 
 
-def pack(checkpoint: Checkpoint) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr(_MODEL, checkpoint.model_bytes)
-        _write_state(archive, checkpoint.epoch, checkpoint.callback_state, checkpoint.best_weights)
-    return buffer.getvalue()
-
-
 def write_checkpoint(
     path: Path,
     *,
@@ -45,8 +37,8 @@ def write_checkpoint(
     callback_state: dict[str, Any],
     best_weights: list[np.ndarray] | None = None,
 ) -> None:
-    """The same zip as `pack`, written to `path` from a saved model file (a big model is then
-    never held in memory twice)."""
+    """The checkpoint zip `unpack` reads, written to `path` from a saved model file (so a big
+    model is never held in memory while it is written)."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
         archive.write(model_file, _MODEL)
         _write_state(archive, epoch, callback_state, best_weights)
