@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from db import queue, workers
 from db.artifact_store import ArtifactStore, open_store
 from db.entities import ClaimedRun
@@ -127,13 +129,20 @@ def run_worker(
 T = TypeVar("T")
 
 
+def _database_error(error: BaseException) -> bool:
+    """Worth waiting out in the worker loop: the database was unreachable, or it refused a
+    statement (a schema changed under running workers): the worker logs and tries again
+    rather than exit. A schema that does not match at start is not: that exits with the fix."""
+    return is_transient(error) or isinstance(error, SQLAlchemyError)
+
+
 def _retrying(outage: Outage, shutdown: ShutdownFlag, call: Callable[[], T]) -> T | None:
     """`call()` until the database answers; None if the worker is told to stop first."""
     while not shutdown():
         try:
             result = call()
         except Exception as error:
-            if not is_transient(error):
+            if not _database_error(error):
                 raise
             shutdown.wait(outage.failed(error))
             continue
@@ -161,7 +170,7 @@ def _stop_worker(database: Database, worker_id: int) -> None:
         with database.begin() as session:
             workers.stop_worker(session, worker_id)
     except Exception as error:
-        if not is_transient(error):
+        if not _database_error(error):
             raise
         log.warning("could not mark the worker stopped: database unreachable (%s)", error)
 
@@ -200,7 +209,7 @@ def _work_loop(
         try:
             claimed = _claim(database, options, name, worker_id)
         except Exception as error:
-            if not is_transient(error):
+            if not _database_error(error):
                 raise
             shutdown.wait(outage.failed(error))
             continue

@@ -31,7 +31,7 @@ def _cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.Com
 
 
 def test_a_folder_store_end_to_end(tmp_path: Path, tiny_sample: Path) -> None:
-    """Train with a folder store, predict from it, refuse without it, delete the run's files."""
+    """Train with a folder store, predict from it, delete the run and its files."""
     url = f"sqlite:///{tmp_path / 'lab.db'}"
     folder = tmp_path / "shared-artifacts"
     folder.mkdir()
@@ -59,8 +59,6 @@ def test_a_folder_store_end_to_end(tmp_path: Path, tiny_sample: Path) -> None:
     predicted = _cli("trainer", "predict", str(run_id), image, env=env)
     assert predicted.returncode == 0, predicted.stderr
     assert "rain" in predicted.stdout
-    without = _cli("trainer", "predict", str(run_id), image, env={**env, "LAB_ARTIFACTS": ""})
-    assert without.returncode == 2 and "LAB_ARTIFACTS" in without.stderr
 
     deleted = _cli("trainer", "delete", str(run_id), env=env)
     assert deleted.returncode == 0, deleted.stderr
