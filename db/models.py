@@ -182,7 +182,7 @@ class Artifact(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     kind: Mapped[ArtifactKind] = mapped_column(_str_enum(ArtifactKind, 16))
     store: Mapped[StoreKind] = mapped_column(_str_enum(StoreKind, 16))
-    # The object's key in its store, e.g. runs/12/model-a1-3f2a...keras (relative to the
+    # The object's key in its store, e.g. runs/12/model-a1.keras (relative to the
     # artifact folder, so machines that mount it at different paths agree).
     location: Mapped[str] = mapped_column(String(300))
     sha256: Mapped[str] = mapped_column(String(64))
