@@ -28,9 +28,13 @@ class SettingsError(ValueError):
     """An environment variable the lab cannot use; the message names it and the fix."""
 
 
+# SQLite's default wait for another writer's lock; leases (90 s) are far longer.
+DEFAULT_SQLITE_BUSY_TIMEOUT = 30.0
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Where the database and the default dataset live.
+    """Where the database, the artifacts and the default dataset live.
 
     Attributes:
         database_url: SQLAlchemy URL; SQLite file under `var/` unless `DATABASE_URL` is set.
@@ -44,6 +48,13 @@ class Settings:
             too large for memory. None: every image is checked each run and large runs stream.
         data_memory: how much memory a worker may keep decoded images in
             (`LAB_DATA_MEMORY`: `8GB` per worker, or `50%` of the machine split by its workers).
+        artifacts: where models and checkpoints are stored (`LAB_ARTIFACTS`): None keeps them
+            in the database; a folder every worker and the dashboard see, or an fsspec URL
+            such as `s3://bucket/prefix`, keeps only their pointer, size and sha256 there.
+        spool_dir: local folder for writes waiting for an unreachable database
+            (`LAB_SPOOL_DIR`, default `var/spool`); never shared between machines.
+        sqlite_busy_timeout: seconds a SQLite write waits for another writer's lock before it
+            counts as "database unreachable" (`LAB_SQLITE_BUSY_TIMEOUT`).
     """
 
     database_url: str
@@ -52,6 +63,9 @@ class Settings:
     metric_directions: MetricDirections = field(default_factory=MetricDirections)
     cache_dir: Path | None = None
     data_memory: MemorySetting = field(default_factory=MemorySetting)
+    artifacts: str | None = None
+    spool_dir: Path | None = None
+    sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
 
     @property
     def dataset_cache(self) -> Path | None:
@@ -68,12 +82,14 @@ class Settings:
         """Build settings from environment variables, falling back to project defaults.
 
         Raises:
-            SettingsError: `LAB_DATA_MEMORY` is neither a size nor a percentage.
+            SettingsError: a variable holds a value that cannot work (`LAB_DATA_MEMORY`,
+                `LAB_SQLITE_BUSY_TIMEOUT`); the message names it.
         """
         env = os.environ if environ is None else environ
         var_dir = Path(env.get("LAB_VAR_DIR") or DEFAULT_VAR_DIR).resolve()
         database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'lab.db'}"
         dataset_dir = Path(env.get("LAB_DATASET") or var_dir / "data" / "weather-sample")
+        artifacts = (env.get("LAB_ARTIFACTS") or "").strip()
         return cls(
             database_url=database_url,
             dataset_dir=dataset_dir,
@@ -81,7 +97,41 @@ class Settings:
             metric_directions=MetricDirections.from_env(env),
             cache_dir=_cache_dir(env.get("LAB_CACHE_DIR"), var_dir),
             data_memory=_data_memory(env.get("LAB_DATA_MEMORY")),
+            artifacts=_artifact_location(artifacts),
+            spool_dir=Path(env.get("LAB_SPOOL_DIR") or var_dir / "spool").expanduser(),
+            sqlite_busy_timeout=_seconds(env, "LAB_SQLITE_BUSY_TIMEOUT"),
         )
+
+    @property
+    def spool(self) -> Path:
+        """The spool folder (`var/spool` when none was given)."""
+        return self.spool_dir or self.var_dir / "spool"
+
+
+def _artifact_location(value: str) -> str | None:
+    """`LAB_ARTIFACTS` as a store URL or absolute path; None (or "database") is the database.
+
+    A relative folder is taken from the project root, like relative dataset paths.
+    """
+    if value in ("", "database"):
+        return None
+    if "://" in value:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else PROJECT_ROOT / path)
+
+
+def _seconds(env: Mapping[str, str], name: str) -> float:
+    text = env.get(name)
+    if not text:
+        return DEFAULT_SQLITE_BUSY_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise SettingsError(f"{name}={text!r} must be between 0 and 3600 seconds")
+    return value
 
 
 def _cache_dir(value: str | None, var_dir: Path) -> Path | None:

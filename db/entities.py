@@ -16,6 +16,7 @@ from db.models import (
     RunSource,
     RunStatus,
     StopReason,
+    StoreKind,
     Worker,
 )
 
@@ -226,16 +227,45 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
+class StoredObject:
+    """Bytes put into an artifact store: which store, their key there, sha256 and size."""
+
+    store: StoreKind
+    location: str
+    sha256: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class ArtifactPointer:
+    """A run's model or checkpoint as the database records it, without its bytes."""
+
+    run_id: int
+    kind: str
+    store: StoreKind
+    location: str
+    sha256: str
+    size_bytes: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: Artifact) -> ArtifactPointer:
+        return record_from(cls, row, kind=row.kind.value, meta=dict(row.meta or {}))
+
+    @property
+    def stored(self) -> StoredObject:
+        return StoredObject(self.store, self.location, self.sha256, self.size_bytes)
+
+
+@dataclass(frozen=True)
 class StoredArtifact:
+    """An artifact's bytes, read from its store and checked against its sha256."""
+
     run_id: int
     kind: str
     data: bytes
     sha256: str
     meta: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_row(cls, row: Artifact) -> StoredArtifact:
-        return record_from(cls, row, kind=row.kind.value, meta=dict(row.meta or {}))
 
 
 @dataclass(frozen=True)

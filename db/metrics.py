@@ -136,19 +136,47 @@ def register_names(session: Session, run_id: int, axis: MetricAxis, names: Itera
         )
 
 
-def reset_progress(session: Session, run_id: int, attempt: int) -> bool:
-    """Forget a previous attempt's epochs and steps before training again from epoch 1."""
-    summary = {
-        "epochs_done": 0,
-        "best_val_accuracy": None,
-        "best_epoch": None,
-        "last_val_accuracy": None,
-    }
-    if not update_held_run(session, run_id, attempt, summary):
+def reset_progress(session: Session, run_id: int, attempt: int, keep_epochs: int = 0) -> bool:
+    """Forget a previous attempt's epochs after `keep_epochs` before training on (fenced).
+
+    0 restarts from epoch 1 and forgets the run's steps and metric names too; a resumed run
+    keeps the epochs its checkpoint holds, so rows a crash left ahead of the stored checkpoint
+    are trained and written again, once.
+    """
+    if not update_held_run(session, run_id, attempt, _summary_of(session, run_id, keep_epochs)):
         return False
-    for table in (EpochMetric, StepMetric, MetricSeries):
-        session.execute(delete(table).where(table.run_id == run_id))
+    session.execute(
+        delete(EpochMetric).where(EpochMetric.run_id == run_id, EpochMetric.epoch > keep_epochs)
+    )
+    if keep_epochs == 0:
+        for table in (StepMetric, MetricSeries):
+            session.execute(delete(table).where(table.run_id == run_id))
     return True
+
+
+def _summary_of(session: Session, run_id: int, keep_epochs: int) -> dict[str, Any]:
+    """The run's summary columns as the epochs up to `keep_epochs` make them."""
+    rows = session.execute(
+        select(EpochMetric.epoch, EpochMetric.metrics)
+        .where(EpochMetric.run_id == run_id, EpochMetric.epoch <= keep_epochs)
+        .order_by(EpochMetric.epoch)
+    ).all()
+    values = [(epoch, finite_or_none((found or {}).get("val_accuracy"))) for epoch, found in rows]
+    scored = [(value, epoch) for epoch, value in values if value is not None]
+    best = max(scored, key=lambda item: (item[0], -item[1]), default=(None, None))
+    return {
+        "epochs_done": values[-1][0] if values else 0,
+        "best_val_accuracy": best[0],
+        "best_epoch": best[1],
+        "last_val_accuracy": values[-1][1] if values else None,
+    }
+
+
+def recorded_by(session: Session, run_id: int, epoch: int) -> int | None:
+    """The attempt that wrote the run's row for `epoch`, if there is one (replays check it)."""
+    return session.scalar(
+        select(EpochMetric.attempt).where(EpochMetric.run_id == run_id, EpochMetric.epoch == epoch)
+    )
 
 
 # Reads ------------------------------------------------------------------------------------

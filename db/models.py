@@ -231,21 +231,47 @@ class ArtifactKind(enum.StrEnum):
     CHECKPOINT = "checkpoint"
 
 
+class StoreKind(enum.StrEnum):
+    """Where an artifact's bytes are: `artifact_blobs` here, or an artifact folder/URL."""
+
+    DATABASE = "database"
+    FOLDER = "folder"
+
+
 class Artifact(Base):
-    """Bytes stored in the database so any machine sharing `DATABASE_URL` can use them."""
+    """A run's current model or checkpoint: a pointer into a store, its size and sha256.
+
+    The bytes live elsewhere (db/artifact_store.py), so a new checkpoint is stored first and
+    the pointer moves in the epoch's own short transaction.
+    """
 
     __tablename__ = "artifacts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     kind: Mapped[ArtifactKind] = mapped_column(_str_enum(ArtifactKind, 16))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    store: Mapped[StoreKind] = mapped_column(_str_enum(StoreKind, 16))
+    # The object's key in its store, e.g. runs/12/model-a1.keras (relative to the
+    # artifact folder, so machines that mount it at different paths agree).
+    location: Mapped[str] = mapped_column(String(300))
     sha256: Mapped[str] = mapped_column(String(64))
-    size_bytes: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (UniqueConstraint("run_id", "kind"),)
+
+
+class ArtifactBlob(Base):
+    """The bytes of artifacts kept in the database store, by key (a pointer's `location`)."""
+
+    __tablename__ = "artifact_blobs"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class ValidationPrediction(Base):

@@ -223,6 +223,17 @@ def release_run(session: Session, run_id: int, attempt: int) -> bool:
     return True
 
 
+def attempt_outcome(session: Session, run_id: int, attempt: int) -> AttemptOutcome | None:
+    """How an attempt ended (RUNNING while it holds the run); None if there is no such attempt.
+
+    A worker whose commit was cut off asks this before writing again: a final write that did
+    land shows here, so it is not mistaken for a lost lease.
+    """
+    return session.scalar(
+        select(RunAttempt.outcome).where(RunAttempt.run_id == run_id, RunAttempt.attempt == attempt)
+    )
+
+
 def update_held_run(session: Session, run_id: int, attempt: int, values: dict[str, Any]) -> bool:
     """Apply `values` to the run only while `attempt` still holds it; True if it did."""
     statement = (

@@ -14,14 +14,26 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 # Workers wait this long for SQLite's write lock before "database is locked"; leases are
 # longer than this (see db/queue.py) so a waiting worker is never mistaken for a dead one.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _SQLITE_BEGIN_MODES = frozenset({"IMMEDIATE", "DEFERRED"})
+# libpq waits about two minutes for an unreachable host by default, and forever on a connection
+# whose server vanished without a reset: bounded here, so a worker learns "unreachable" in
+# seconds and retries. A value in the URL's query wins.
+_POSTGRES_CONNECT_ARGS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # ms: data sent but unacknowledged this long drops the link
+}
 
 
 class DatabaseUrlError(RuntimeError):
@@ -72,15 +84,22 @@ def _redact(url: str) -> str:
         return url.split("@")[-1] if "@" in url else url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any
+) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout, foreign keys and immediate writes."""
     parsed = parse_url(url)
     try:
         if parsed.get_backend_name() == "sqlite":
             engine = create_engine(parsed, connect_args={"check_same_thread": False}, **kwargs)
-            _configure_sqlite(engine)
+            _configure_sqlite(engine, busy_timeout_ms)
         else:
-            engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
+            connect_args = {
+                key: value
+                for key, value in _POSTGRES_CONNECT_ARGS.items()
+                if key not in parsed.query
+            }
+            engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args, **kwargs)
     except NoSuchModuleError:
         raise DatabaseUrlError(
             f"no driver for {parsed.drivername!r}; use postgresql+psycopg://... "
@@ -94,14 +113,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Autocommit at the driver level: SQLAlchemy's "begin" hook below issues BEGIN itself.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS:d}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -120,10 +139,39 @@ class DatabaseUnavailable(RuntimeError):
     """The database did not answer; the message is one line naming the URL and the cause."""
 
 
-class Database:
-    """An engine plus its two session factories: writes and read-only snapshots."""
+def is_unavailable(error: BaseException) -> bool:
+    """True when `error` means "the database did not answer now", so trying later may work.
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    Refused or cut connections, timeouts, SQLite's "database is locked" after its busy timeout,
+    PostgreSQL's deadlocks and serialisation failures: all OperationalError or a connection the
+    pool invalidated. An IntegrityError or a programming error is not: retrying cannot help.
+    """
+    if isinstance(error, DatabaseUnavailable | OperationalError | SAInterfaceError):
+        return True
+    if isinstance(error, PoolTimeoutError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def describe_unavailable(error: BaseException) -> str:
+    """The first line of the driver's message, without SQLAlchemy's SQL and background link."""
+    original = getattr(error, "orig", None)
+    text = str(original if original is not None else error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class Database:
+    """An engine plus its two session factories: writes and read-only snapshots.
+
+    `busy_timeout` (seconds) is how long a SQLite write waits for another writer's lock
+    (settings.py `LAB_SQLITE_BUSY_TIMEOUT`); PostgreSQL ignores it.
+    """
+
+    def __init__(
+        self, url: str, *, busy_timeout: float | None = None, **engine_kwargs: Any
+    ) -> None:
+        if busy_timeout is not None:
+            engine_kwargs["busy_timeout_ms"] = round(busy_timeout * 1000)
         self.engine = make_engine(url, **engine_kwargs)
         self.url = self.engine.url
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
@@ -156,9 +204,14 @@ class Database:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
         except (OperationalError, SAInterfaceError) as error:
-            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-            where = self.url.render_as_string(hide_password=True)
-            raise DatabaseUnavailable(f"cannot connect to {where}: {reason}") from None
+            raise DatabaseUnavailable(
+                f"cannot connect to {self.where}: {describe_unavailable(error)}"
+            ) from None
+
+    @property
+    def where(self) -> str:
+        """The URL without its password, for messages."""
+        return self.url.render_as_string(hide_password=True)
 
     def dispose(self) -> None:
         self.engine.dispose()

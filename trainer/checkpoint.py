@@ -1,8 +1,8 @@
 """Per-epoch checkpoints: the model with its optimizer state plus the callbacks' counters.
 
-A checkpoint is one zip held in the database (artifact kind "checkpoint"), written in the same
-transaction as the epoch's metrics, so a run resumed on any machine continues from exactly the
-last epoch whose curve point exists.
+A checkpoint is one zip in the artifact store (artifact kind "checkpoint"); the pointer to it
+moves in the same transaction as the epoch's metrics, so a run resumed on any machine continues
+from exactly the last epoch whose curve point exists.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,17 +29,32 @@ class Checkpoint:
     best_weights: list[np.ndarray] | None = None
 
 
-def pack(checkpoint: Checkpoint) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr(_MODEL, checkpoint.model_bytes)
-        state = {"epoch": checkpoint.epoch, "callbacks": checkpoint.callback_state}
-        archive.writestr(_STATE, json.dumps(state))
-        if checkpoint.best_weights is not None:
-            arrays = io.BytesIO()
-            np.savez(arrays, *checkpoint.best_weights)
-            archive.writestr(_BEST, arrays.getvalue())
-    return buffer.getvalue()
+def write_checkpoint(
+    path: Path,
+    *,
+    epoch: int,
+    model_file: Path,
+    callback_state: dict[str, Any],
+    best_weights: list[np.ndarray] | None = None,
+) -> None:
+    """The checkpoint zip `unpack` reads, written to `path` from a saved model file (so a big
+    model is never held in memory while it is written)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.write(model_file, _MODEL)
+        _write_state(archive, epoch, callback_state, best_weights)
+
+
+def _write_state(
+    archive: zipfile.ZipFile,
+    epoch: int,
+    callback_state: dict[str, Any],
+    best_weights: list[np.ndarray] | None,
+) -> None:
+    archive.writestr(_STATE, json.dumps({"epoch": epoch, "callbacks": callback_state}))
+    if best_weights is not None:
+        arrays = io.BytesIO()
+        np.savez(arrays, *best_weights)
+        archive.writestr(_BEST, arrays.getvalue())
 
 
 def unpack(data: bytes) -> Checkpoint:

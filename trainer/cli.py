@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from db import queue
+from db.artifact_store import ArtifactStoreError, open_store
 from db.metrics import epoch_times
 from db.migrate import SchemaMismatch, check_schema
 from db.runs import list_runs, runs_by_config_hash
@@ -24,6 +25,7 @@ from experiment.estimate import PlannedRun, plan
 from experiment.metrics import MetricDirectionsError
 from settings import Settings, SettingsError
 from trainer import curves_command
+from trainer import delete as delete_command
 from trainer.importers import command as import_command
 
 
@@ -194,7 +196,7 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
 
     database = _open_database(settings)
     try:
-        loaded = load_run_model(database, args.run_id)
+        loaded = load_run_model(database, args.run_id, open_store(settings.artifacts, database))
     except ModelNotAvailable as error:
         raise CliError(str(error)) from None
     failures = 0
@@ -268,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     import_command.register(commands)
     curves_command.register(commands)
+    delete_command.add_parser(commands)
     return parser
 
 
@@ -292,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         SchemaMismatch,
         MetricDirectionsError,
         SettingsError,
+        ArtifactStoreError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

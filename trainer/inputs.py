@@ -24,7 +24,7 @@ from data.loader import DatasetIndex, Split, make_dataset, scan_dataset
 from data.memory import InputPlan, MemorySetting, memory_budget, plan_input
 from experiment.config import ExperimentConfig
 from settings import Settings
-from trainer.reporting import RunReporter
+from trainer.link import RunLink
 
 log = logging.getLogger("trainer.inputs")
 
@@ -40,7 +40,7 @@ class PreparationStopped(Exception):
 
 def scan_for_run(
     path: Path,
-    reporter: RunReporter,
+    reporter: RunLink,
     settings: Settings | None,
     *,
     shutdown: Callable[[], bool] = lambda: False,
@@ -110,7 +110,7 @@ def build_inputs(
     train_split: Split,
     val_split: Split,
     augment: AugmentSpec | None,
-    reporter: RunReporter,
+    reporter: RunLink,
     settings: Settings | None,
     *,
     shutdown: Callable[[], bool] = lambda: False,
@@ -164,7 +164,7 @@ def _write(
 
 
 def plan_for_run(
-    reporter: RunReporter, settings: Settings | None, images: int, image_size: int
+    reporter: RunLink, settings: Settings | None, images: int, image_size: int
 ) -> InputPlan:
     """Memory, disk or streaming for ``images`` decoded at ``image_size``.
 
@@ -184,7 +184,7 @@ class _Progress:
     """A progress hook for long preparations: heartbeat every few seconds, log now and then,
     and stop for a lost lease or a worker shutting down (as LeaseKeeper does in training)."""
 
-    def __init__(self, reporter: RunReporter, verb: str, shutdown: Callable[[], bool]) -> None:
+    def __init__(self, reporter: RunLink, verb: str, shutdown: Callable[[], bool]) -> None:
         self.reporter = reporter
         self.verb = verb
         self.shutdown = shutdown

@@ -12,6 +12,11 @@ import data.augment  # noqa: F401  registers RandomAugment, which GPU-trained mo
 _FILE_NAME = "model.keras"  # ours, never built from user input
 
 
+def save_model_file(model: keras.Model, path: Path) -> None:
+    """Save a .keras file at `path` (its name must end in .keras)."""
+    model.save(path)
+
+
 def model_to_bytes(model: keras.Model) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / _FILE_NAME

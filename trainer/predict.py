@@ -9,7 +9,8 @@ import keras
 import numpy as np
 
 from data.images import load_image_for_prediction
-from db.artifacts import load_artifact
+from db.artifact_store import ArtifactStore
+from db.artifacts import ArtifactUnavailable, load_artifact
 from db.models import ArtifactKind, RunStatus
 from db.runs import get_run
 from db.session import Database
@@ -28,8 +29,14 @@ class LoadedModel:
     image_size: int
 
 
-def load_run_model(database: Database, run_id: int) -> LoadedModel:
-    """Load the model a run stored; only bytes this app wrote, verified by their sha256."""
+def load_run_model(
+    database: Database, run_id: int, store: ArtifactStore | None = None
+) -> LoadedModel:
+    """Load the model a run stored; only bytes this app wrote, verified by their sha256.
+
+    `store` is the process's artifact store (settings `LAB_ARTIFACTS`), needed for models kept
+    in an artifact folder; models in the database load without it.
+    """
     with database.read() as session:
         run = get_run(session, run_id)
         if run is None:
@@ -38,7 +45,10 @@ def load_run_model(database: Database, run_id: int) -> LoadedModel:
             raise ModelNotAvailable(
                 f"run {run_id} is {run.status.value}; only succeeded runs have a model"
             )
-        artifact = load_artifact(session, run_id, ArtifactKind.MODEL)
+        try:
+            artifact = load_artifact(session, run_id, ArtifactKind.MODEL, store)
+        except ArtifactUnavailable as error:
+            raise ModelNotAvailable(str(error)) from None
     if artifact is None:
         raise ModelNotAvailable(f"run {run_id} stored no model")
     return LoadedModel(

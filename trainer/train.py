@@ -15,7 +15,7 @@ from data.augment import AugmentSpec, RandomAugment
 from data.loader import DatasetIndex, Split, make_dataset, stratified_split
 from data.loader import fingerprint as dataset_fingerprint
 from db.entities import EpochRecord
-from db.models import ArtifactKind, RunStatus, StopReason
+from db.models import RunStatus, StopReason
 from experiment.config import ExperimentConfig
 from settings import Settings, resolve_dataset_path
 from trainer.architectures import build_model
@@ -26,7 +26,7 @@ from trainer.callbacks import (
     ResumableEarlyStopping,
     ResumableReduceLROnPlateau,
 )
-from trainer.checkpoint import Checkpoint, pack
+from trainer.checkpoint import Checkpoint, write_checkpoint
 from trainer.devices import Device
 from trainer.environment import describe_environment
 from trainer.evaluate import prediction_records, summarise, thumbnail
@@ -37,8 +37,8 @@ from trainer.inputs import (
     plan_for_run,
     scan_for_run,
 )
-from trainer.model_io import model_from_bytes, model_to_bytes
-from trainer.reporting import RunReporter
+from trainer.link import RunLink
+from trainer.model_io import model_from_bytes, save_model_file
 
 OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
     "sgd": keras.optimizers.SGD,
@@ -96,7 +96,7 @@ def model_summary(core: keras.Model) -> dict[str, Any]:
 
 def make_callbacks(
     config: ExperimentConfig,
-    reporter: RunReporter,
+    reporter: RunLink,
     shutdown: Callable[[], bool],
     resume: Checkpoint | None,
 ) -> dict[str, keras.callbacks.Callback]:
@@ -131,9 +131,13 @@ def make_callbacks(
 
 
 def _epoch_committer(
-    reporter: RunReporter, callbacks: dict[str, keras.callbacks.Callback]
+    reporter: RunLink, callbacks: dict[str, keras.callbacks.Callback]
 ) -> Callable[[EpochRecord], bool]:
-    """Writes an epoch's metrics and its checkpoint in one transaction."""
+    """Hands an epoch's metrics and its checkpoint file to the run's link.
+
+    The checkpoint is written to local disk here, on the training thread (the weights are this
+    epoch's); the link stores it and then the epoch row, which points at it.
+    """
 
     def commit(record: EpochRecord) -> bool:
         recorder = callbacks["recorder"]
@@ -146,13 +150,18 @@ def _epoch_committer(
         reduce = callbacks.get("reduce_lr")
         if isinstance(reduce, ResumableReduceLROnPlateau):
             state["reduce_lr"] = reduce.state()
-        checkpoint = Checkpoint(
+        model_file = reporter.scratch(".keras")
+        save_model_file(recorder.model, model_file)
+        checkpoint = reporter.scratch(".zip")
+        write_checkpoint(
+            checkpoint,
             epoch=record.epoch,
-            model_bytes=model_to_bytes(recorder.model),
+            model_file=model_file,
             callback_state=state,
             best_weights=best_weights,
         )
-        return reporter.commit_epoch(record, pack(checkpoint))
+        model_file.unlink()
+        return reporter.commit_epoch(record, checkpoint)
 
     return commit
 
@@ -180,7 +189,7 @@ def stop_reason(
 
 def train(
     config: ExperimentConfig,
-    reporter: RunReporter,
+    reporter: RunLink,
     device: Device,
     *,
     shutdown: Callable[[], bool] = lambda: False,
@@ -191,7 +200,9 @@ def train(
 
     A later attempt resumes from the run's last checkpoint when there is one. `settings` give
     the dataset file cache and the memory budget (none and the default share without them).
-    Raises whatever training raises; the worker turns that into a failed run.
+    Raises whatever training raises; the worker turns that into a failed run. The writes are
+    sent by the link's thread: the outcome is final once `reporter.settle()` says they all
+    landed.
     """
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -213,7 +224,8 @@ def train(
         return Outcome(None)
     train_split, val_split = stratified_split(index, config.validation_split, config.seed)
     resume = None if fresh_start else reporter.load_checkpoint()
-    if not fresh_start and resume is None and not reporter.reset_progress():
+    # A resumed run keeps the epochs its checkpoint holds and trains the others again.
+    if not fresh_start and not reporter.reset_progress(resume.epoch if resume else 0):
         return Outcome(None)
     environment = describe_environment(device, dataset_fingerprint(index))
     plan = plan_for_run(
@@ -276,7 +288,7 @@ def train(
 
 def evaluate(
     config: ExperimentConfig,
-    reporter: RunReporter,
+    reporter: RunLink,
     model: keras.Model,
     index: DatasetIndex,
     val_split: Split,
@@ -300,7 +312,7 @@ def evaluate(
 
 def _conclude(
     config: ExperimentConfig,
-    reporter: RunReporter,
+    reporter: RunLink,
     model: keras.Model,
     callbacks: dict[str, keras.callbacks.Callback],
     epochs_done: int,
@@ -328,7 +340,9 @@ def _conclude(
     }
     if not evaluate(config, reporter, model, index, val_split):
         return Outcome(None)
-    if not reporter.save_artifact(ArtifactKind.MODEL, model_to_bytes(model), meta):
+    model_file = reporter.scratch(".keras")
+    save_model_file(model, model_file)
+    if not reporter.save_model(model_file, meta):
         return Outcome(None)
     if not reporter.finish(RunStatus.SUCCEEDED, reason, detail):
         return Outcome(None)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from db.artifacts import ArtifactIntegrityError, load_artifact, save_artifact
-from db.models import Artifact, ArtifactKind
+from db.models import ArtifactBlob, ArtifactKind
 from db.session import Database
 from tests.db.factories import running_run
 
@@ -38,7 +38,7 @@ def test_tampered_bytes_are_refused(database: Database) -> None:
     with database.begin() as session:
         save_artifact(session, run_id, attempt, ArtifactKind.MODEL, b"good")
     with database.begin() as session:
-        session.execute(update(Artifact).values(data=b"evil"))
+        session.execute(update(ArtifactBlob).values(data=b"evil"))
     with pytest.raises(ArtifactIntegrityError), database.read() as session:
         load_artifact(session, run_id, ArtifactKind.MODEL)
 

@@ -8,10 +8,7 @@ instead of waiting for its lease to run out, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,28 +20,26 @@ from sqlalchemy import select, update
 
 from db import queue
 from db.artifacts import artifact_kinds, save_artifact
-from db.entities import ClaimedRun, EpochRecord, NewRun, PredictionRecord, RunRecord
+from db.entities import ClaimedRun, EpochRecord, NewRun, PredictionRecord
 from db.metrics import load_curves
 from db.migrate import upgrade
 from db.models import (
-    Artifact,
     ArtifactKind,
     AttemptOutcome,
-    EpochMetric,
     Run,
     RunStatus,
     StopReason,
 )
-from db.runs import get_run, list_runs
+from db.runs import list_runs
 from db.session import Database
-from db.workers import list_attempts
 from experiment.config import parse_config
-from settings import PROJECT_ROOT
 from tests.databases import postgres_url_for_test, sqlite_url
+from tests.trainer.processes import POLL_SECONDS, RunState, WorkerProcesses
+from tests.trainer.processes import run_state as _state
+from tests.trainer.processes import wait_for as _wait_for
 from trainer.reporting import RunReporter
 
 LEASE = timedelta(seconds=60)
-POLL_SECONDS = 0.05
 # Steps per epoch that make an epoch of the tiny sample last most of a second on this 2-core box,
 # so a signal sent just after an epoch's commit lands in the middle of the next one.
 SLOW_EPOCH_STEPS = 40
@@ -106,41 +101,6 @@ def _expire_lease(database: Database, run_id: int) -> tuple[list[int], list[int]
         session.execute(update(Run).where(Run.id == run_id).values(heartbeat_at=stale))
     with database.begin() as session:
         return queue.requeue_lost(session, LEASE)
-
-
-@dataclasses.dataclass(frozen=True)
-class RunState:
-    """One consistent read of everything the tests check about a run."""
-
-    run: RunRecord
-    epochs: list[tuple[int, int]]  # (epoch, attempt that wrote it), by epoch
-    attempts: list[tuple[int, str, AttemptOutcome]]  # (attempt, worker, outcome)
-    artifacts: dict[str, str]  # kind -> sha256
-
-    @property
-    def committed(self) -> int:
-        return len(self.epochs)
-
-
-def _state(database: Database, run_id: int) -> RunState:
-    with database.read() as session:
-        run = get_run(session, run_id)
-        assert run is not None
-        epochs = session.execute(
-            select(EpochMetric.epoch, EpochMetric.attempt)
-            .where(EpochMetric.run_id == run_id)
-            .order_by(EpochMetric.epoch)
-        ).all()
-        attempts = list_attempts(session, [run_id])
-        stored = session.execute(
-            select(Artifact.kind, Artifact.sha256).where(Artifact.run_id == run_id)
-        ).all()
-    return RunState(
-        run=run,
-        epochs=[(e, a) for e, a in epochs],
-        attempts=[(a.attempt, a.worker, a.outcome) for a in attempts],
-        artifacts={kind.value: sha for kind, sha in stored},
-    )
 
 
 # --- max_attempts and zombies: back-dated heartbeats, no subprocess --------------------------
@@ -258,49 +218,6 @@ def test_a_lost_run_that_was_cancelled_ends_cancelled(database: Database) -> Non
 # --- real worker processes -------------------------------------------------------------------
 
 
-class WorkerProcesses:
-    """Starts `python -m trainer worker` processes on one database; `kill_all` ends leftovers."""
-
-    def __init__(self, url: str, folder: Path) -> None:
-        self.url = url
-        self.folder = folder
-        self.started: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(self, name: str, *options: str) -> subprocess.Popen[bytes]:
-        env = {
-            **os.environ,
-            "DATABASE_URL": self.url,
-            "LAB_VAR_DIR": str(self.folder),
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        }
-        command = [sys.executable, "-m", "trainer", "worker", "--name", name, *options]
-        with (self.folder / f"worker-{name}.log").open("wb") as log:
-            process = subprocess.Popen(
-                command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        self.started.append((name, process))
-        return process
-
-    def logs(self) -> str:
-        tails = []
-        for name, _ in self.started:
-            text = (self.folder / f"worker-{name}.log").read_text(errors="replace")
-            tails.append(f"--- worker {name} ---\n{text[-1500:]}")
-        return "\n".join(tails)
-
-    def exit_code(self, process: subprocess.Popen[bytes], timeout: float) -> int:
-        try:
-            return process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"worker still running after {timeout} s\n{self.logs()}")
-
-    def kill_all(self) -> None:
-        for _, process in self.started:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
-
-
 @pytest.fixture
 def workers(sqlite_database_url: str, tmp_path: Path) -> Iterator[WorkerProcesses]:
     processes = WorkerProcesses(sqlite_database_url, tmp_path)
@@ -308,28 +225,6 @@ def workers(sqlite_database_url: str, tmp_path: Path) -> Iterator[WorkerProcesse
         yield processes
     finally:
         processes.kill_all()
-
-
-def _wait_for(
-    database: Database,
-    run_id: int,
-    condition: Callable[[RunState], bool],
-    what: str,
-    workers: WorkerProcesses,
-    process: subprocess.Popen[bytes],
-    timeout: float,
-) -> RunState:
-    """Poll the run until `condition` holds; fail if `process` exits first or time runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = _state(database, run_id)
-        if condition(state):
-            return state
-        if process.poll() is not None:
-            pytest.fail(f"worker exited ({process.returncode}) before {what}\n{workers.logs()}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} after {timeout} s: {state.run.status}\n{workers.logs()}")
-        time.sleep(POLL_SECONDS)
 
 
 def _has_an_epoch(state: RunState) -> bool:

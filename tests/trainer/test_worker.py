@@ -199,6 +199,7 @@ def test_a_handed_back_run_resumes_from_its_last_epoch(
     from db.artifacts import load_artifact
     from db.models import ArtifactKind, EpochMetric
     from trainer.devices import Device
+    from trainer.link import RunLink
     from trainer.reporting import RunReporter
     from trainer.train import train
 
@@ -214,15 +215,23 @@ def test_a_handed_back_run_resumes_from_its_last_epoch(
         claimed = queue.claim_next(session, "first")
     assert claimed is not None
 
-    def after_two_epochs() -> bool:
-        with database.read() as session:
-            run = get_run(session, run_id)
-        return run is not None and run.epochs_done >= 2
-
     reporter = RunReporter(database, run_id, claimed.attempt)
-    outcome = train(
-        parse_config(claimed.config), reporter, Device("CPU", "test"), shutdown=after_two_epochs
-    )
+    with RunLink.open(reporter, tiny_sample.parent / "spool") as link:
+        committed: list[int] = []
+        hand_over = link.commit_epoch
+
+        def counting(record: Any, checkpoint: Any) -> bool:
+            committed.append(record.epoch)
+            return hand_over(record, checkpoint)
+
+        link.commit_epoch = counting  # type: ignore[method-assign]
+        outcome = train(
+            parse_config(claimed.config),
+            link,
+            Device("CPU", "test"),
+            shutdown=lambda: len(committed) >= 2,
+        )
+        assert link.settle(timeout=60)
     assert outcome.status is None
     run, curves = _run(sqlite_database_url, run_id)
     assert run.status is RunStatus.QUEUED and [c.epoch for c in curves] == [1, 2]
