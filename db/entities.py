@@ -116,6 +116,9 @@ class RunRecord:
     class_names: tuple[str, ...] | None
     environment: dict[str, Any] | None
     evaluation: dict[str, Any] | None = None
+    search_id: int | None = None
+    trial: int | None = None
+    reused_from: int | None = None
 
     @classmethod
     def from_row(cls, row: Run) -> RunRecord:
@@ -139,6 +142,7 @@ class ClaimedRun:
     attempt: int
     name: str
     config: dict[str, Any]
+    search_id: int | None = None  # a search's trial: the worker reports its objective
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,9 @@ def _open_database(settings: Settings) -> Database:
 
 
 def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
-    from experiment.configfile import load_config_file
+    from experiment.configfile import load_queue_file
     from experiment.presets import report_study
+    from experiment.search_space import SearchSpec
 
     if args.preset:
         configs: list[ExperimentConfig] = report_study(
@@ -45,7 +46,12 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
             epochs_scale=args.epochs_scale,
         )
     elif args.file:
-        configs = load_config_file(Path(args.file))
+        loaded = load_queue_file(Path(args.file))
+        if isinstance(loaded, SearchSpec):
+            from trainer.search_cli import queue_search
+
+            return queue_search(_open_database(settings), loaded, dry_run=args.dry_run)
+        configs = loaded
     else:
         raise CliError("give a config file (python -m trainer queue FILE.yaml) or --preset report")
     database = _open_database(settings)
@@ -260,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_id", type=int)
     p.add_argument("images", nargs="+")
     p.set_defaults(handler=cmd_predict)
+
+    from trainer.search_cli import add_search_commands
+
+    add_search_commands(commands)
     return parser
 
 

@@ -21,6 +21,7 @@ from db.models import RunStatus, StopReason
 from db.session import Database
 from experiment.config import ConfigError, parse_config
 from settings import Settings
+from trainer import search_hook
 from trainer.reporting import RunReporter
 
 if TYPE_CHECKING:
@@ -122,10 +123,13 @@ def _work_loop(
             log.warning("run %s lost its worker; requeued", run_id)
         for run_id in failed:
             log.warning("run %s lost its worker too often; marked failed", run_id)
+        search_hook.runs_ended(database, failed)
         with database.begin() as session:
             claimed = queue.claim_next(session, name)
             workers.beat_worker(session, worker_id, claimed.id if claimed else None)
         if claimed is None:
+            if search_hook.top_up(database):
+                continue
             if options.until_idle:
                 break
             # Back off while idle: an idle worker costs a query every few seconds at most.
@@ -135,6 +139,8 @@ def _work_loop(
         idle_wait = options.poll_min
         if process_run(database, claimed, device, shutdown, worker_id):
             finished += 1
+            if claimed.search_id is not None:
+                search_hook.runs_ended(database, [claimed.id])
         if options.max_runs is not None and finished >= options.max_runs:
             break
     return finished
@@ -158,7 +164,12 @@ def process_run(
     try:
         config = parse_config(claimed.config, source=f"run {claimed.id}")
         outcome = train(
-            config, reporter, device, shutdown=shutdown, fresh_start=claimed.attempt == 1
+            config,
+            reporter,
+            device,
+            shutdown=shutdown,
+            fresh_start=claimed.attempt == 1,
+            judge=search_hook.judge_for(database, claimed),
         )
     except ConfigError as error:
         reporter.finish(RunStatus.FAILED, StopReason.FAILED, "invalid config", str(error))

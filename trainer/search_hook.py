@@ -1,0 +1,85 @@
+"""What a worker does for searches, plugged into its one loop (trainer/worker.py).
+
+- After a run of a search reaches a final state (succeeded, failed, cancelled, pruned, or
+  failed as "worker lost"), the worker that recorded it queues the search's next trials.
+- An idle worker looks for running searches with room, so a search whose last event queued
+  nothing (a trial cancelled by hand, a budget raised from the dashboard, every worker stopped
+  at the wrong moment) goes on without any extra process.
+- While a trial trains, its pruner is asked after each epoch.
+
+Each step is its own short transaction after the run's final state is committed: a failure
+here is logged and never undoes or fails a run; the idle check picks the search up again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from db import searches as db_searches
+from db.entities import ClaimedRun
+from db.session import Database
+from experiment.searches import Advance, advance, judge_epoch
+
+log = logging.getLogger("trainer.search")
+
+
+def _advance(database: Database, search_id: int) -> Advance | None:
+    try:
+        with database.begin() as session:
+            result = advance(session, search_id)
+    except Exception as error:  # the idle check retries; the finished run stays finished
+        log.error("search %s: could not queue its next trials: %s", search_id, error)
+        return None
+    if result.queued or result.reused or result.invalid:
+        log.info(
+            "search %s: queued runs %s, reused %s, invalid %s",
+            search_id,
+            list(result.queued),
+            list(result.reused),
+            list(result.invalid),
+        )
+    return result
+
+
+def runs_ended(database: Database, run_ids: Sequence[int]) -> None:
+    """Queue the next trials of the searches these just-finished runs belong to."""
+    if not run_ids:
+        return
+    try:
+        with database.read() as session:
+            search_ids = db_searches.search_ids_of(session, run_ids)
+    except Exception as error:
+        log.error("could not read the searches of runs %s: %s", list(run_ids), error)
+        return
+    for search_id in search_ids:
+        _advance(database, search_id)
+
+
+def top_up(database: Database) -> bool:
+    """For an idle worker: queue trials of searches that have room; True if any were queued."""
+    try:
+        with database.read() as session:
+            waiting = db_searches.searches_wanting_trials(session)
+    except Exception as error:  # never a new way for the worker loop to die
+        log.error("could not look for searches with room: %s", error)
+        return False
+    queued = False
+    for search_id in waiting:
+        result = _advance(database, search_id)
+        queued = queued or bool(result and result.queued)
+    return queued
+
+
+def judge_for(database: Database, claimed: ClaimedRun) -> Callable[[int], str | None] | None:
+    """The pruning decision for a claimed trial, one short transaction per epoch; None for a
+    run outside any search."""
+    search_id = claimed.search_id
+    if search_id is None:
+        return None
+
+    def judge(epoch: int) -> str | None:
+        with database.begin() as session:
+            return judge_epoch(session, search_id, claimed.id, claimed.attempt, epoch)
+
+    return judge
