@@ -111,8 +111,10 @@ def make_sampler(spec: SearchSpec, number: int, retry: int = 0) -> optuna.sample
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if kind == "grid":
+        # The grid sampler shuffles its points with its seed and gives trial number n the
+        # n-th: the search's own seed keeps that order the same at every rebuild.
         space = {p.name: _encoded(p) for p in spec.params}
-        return optuna.samplers.GridSampler(space, seed=seed)
+        return optuna.samplers.GridSampler(space, seed=spec.seed)
     with warnings.catch_warnings():  # multivariate is "experimental" in Optuna's terms
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(

@@ -481,19 +481,17 @@ def _kind_and_options(
 ) -> tuple[str, dict[str, Any]]:
     if raw is None:
         return default, {}
+    place = where
     if isinstance(raw, str):
         raw = {"kind": raw}
-    if not isinstance(raw, Mapping):
+    elif isinstance(raw, Mapping):
+        place = f"{where}.kind"
+    else:
         problems.append((where, f"must be one of {' | '.join(known)} or a mapping with kind"))
         return default, {}
     kind = raw.get("kind", default)
     if kind not in known:
-        problems.append(
-            (
-                f"{where}.kind" if "kind" in raw else where,
-                f"must be one of {' | '.join(known)} (got {kind!r})",
-            )
-        )
+        problems.append((place, f"must be one of {' | '.join(known)} (got {kind!r})"))
         return default, {}
     return kind, dict(raw)
 
