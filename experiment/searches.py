@@ -144,24 +144,21 @@ def extend_search(session: Session, name: str, budget: int) -> Advance:
     return advance(session, search.id)
 
 
-def judge_epoch(
-    session: Session, search_id: int, run_id: int, attempt: int, epoch: int
-) -> str | None:
-    """After `epoch` of a trial: the reason to prune it, or None to let it train on.
+def judge_epoch(session: Session, search_id: int, run_id: int, epoch: int) -> sampling.Verdict:
+    """After `epoch` of a trial: whether to prune it, why, and the pruner's new bookkeeping
+    for the run (Hyperband's rungs), which the caller stores with `db_searches.set_trial_attrs`.
 
-    Keeps the pruner's bookkeeping on the run (fenced by `attempt`).
+    Only reads: run it in a read transaction, so SQLite's write lock is not held while Optuna
+    thinks.
     """
     search = db_searches.get_search(session, search_id)
     if search is None:
-        return None
+        return sampling.Verdict(False)
     spec = spec_of(search)
     if spec.pruner.kind == "none":
-        return None
+        return sampling.Verdict(False)
     trials = db_searches.search_trials(session, search_id, spec.objective.metric)
-    verdict = sampling.judge(spec, trials, run_id, epoch)
-    if verdict.attrs is not None:
-        db_searches.set_trial_attrs(session, run_id, attempt, verdict.attrs)
-    return verdict.reason if verdict.prune else None
+    return sampling.judge(spec, trials, run_id, epoch)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from db import searches as db_searches
 from db.entities import ClaimedRun
+from db.searches import set_trial_attrs
 from db.session import Database
 from experiment.searches import Advance, advance, judge_epoch
 
@@ -72,14 +73,18 @@ def top_up(database: Database) -> bool:
 
 
 def judge_for(database: Database, claimed: ClaimedRun) -> Callable[[int], str | None] | None:
-    """The pruning decision for a claimed trial, one short transaction per epoch; None for a
-    run outside any search."""
+    """The pruning decision for a claimed trial: a read per epoch, and a short fenced write
+    when the pruner keeps bookkeeping; None for a run outside any search."""
     search_id = claimed.search_id
     if search_id is None:
         return None
 
     def judge(epoch: int) -> str | None:
-        with database.begin() as session:
-            return judge_epoch(session, search_id, claimed.id, claimed.attempt, epoch)
+        with database.read() as session:
+            verdict = judge_epoch(session, search_id, claimed.id, epoch)
+        if verdict.attrs is not None:
+            with database.begin() as session:
+                set_trial_attrs(session, claimed.id, claimed.attempt, verdict.attrs)
+        return verdict.reason if verdict.prune else None
 
     return judge

@@ -248,17 +248,19 @@ def test_an_idle_check_finds_a_search_with_room(database: Database) -> None:
         assert len(advance(session, search_id).queued) == 1
 
 
-def test_judging_an_epoch_keeps_the_pruners_bookkeeping_fenced(database: Database) -> None:
-    """Hyperband's rung is stored on the run by its holder; a stale attempt writes nothing."""
+def test_judging_an_epoch_gives_bookkeeping_only_the_holder_stores(database: Database) -> None:
+    """Hyperband's rung comes back to be stored by the run's holder; a stale attempt cannot."""
     spec = _spec(budget=3, parallel=1, pruner={"kind": "hyperband", "warmup_epochs": 1})
     search_id = _create(database, spec)
     claimed = _claim(database)
     assert claimed is not None
     _train(database, claimed, [0.5])
+    with database.read() as session:
+        verdict = judge_epoch(session, search_id, claimed.id, 1)
+    assert not verdict.prune and verdict.attrs is not None
+    assert "completed_rung_0" in verdict.attrs
     with database.begin() as session:
-        assert judge_epoch(session, search_id, claimed.id, claimed.attempt, 1) is None
-    attrs = _trials(database, search_id)[0].attrs
-    assert "completed_rung_0" in attrs
+        assert db_searches.set_trial_attrs(session, claimed.id, claimed.attempt, verdict.attrs)
     with database.begin() as session:
         assert not db_searches.set_trial_attrs(session, claimed.id, claimed.attempt + 1, {})
-    assert _trials(database, search_id)[0].attrs == attrs
+    assert _trials(database, search_id)[0].attrs == verdict.attrs
