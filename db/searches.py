@@ -409,3 +409,28 @@ def search_ids_of(session: Session, run_ids: Sequence[int]) -> list[int]:
         .distinct()
     )
     return sorted(int(search_id) for search_id in rows if search_id is not None)
+
+
+@dataclass(frozen=True)
+class TrialLink:
+    """What a run page says of a search's trial: "trial 7 of lr-search" (budget 24)."""
+
+    search_id: int
+    search: str
+    trial: int
+    budget: int
+
+    def __str__(self) -> str:
+        return f"trial {self.trial} of {self.search}"
+
+
+def trial_link(session: Session, run_id: int) -> TrialLink | None:
+    """The search a run is a trial of, or None for a run outside any search."""
+    row = session.execute(
+        select(Search.id, Search.name, Run.trial, Search.budget)
+        .join(Search, Search.id == Run.search_id)
+        .where(Run.id == run_id)
+    ).first()
+    if row is None:
+        return None
+    return TrialLink(int(row[0]), str(row[1]), int(row[2] or 0), int(row[3]))

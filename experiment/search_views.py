@@ -8,12 +8,39 @@ takes as they are; read the inputs with `experiment.searches.spec_of` and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from db import searches as db_searches
 from db.models import RunStatus
-from db.searches import TrialRecord
+from db.searches import SearchProgress, SearchRecord, TrialRecord
 from experiment.config import ExperimentConfig
 from experiment.search_space import SearchSpec
+
+
+@dataclass(frozen=True)
+class SearchView:
+    """Everything the search view draws from, read in one transaction."""
+
+    search: SearchRecord
+    spec: SearchSpec
+    progress: SearchProgress
+    trials: tuple[TrialRecord, ...]
+
+
+def read_search_view(session: Session, name_or_id: str | int) -> SearchView | None:
+    """The search (by name or id), its spec, counts and trials; None if there is no such search."""
+    from experiment.searches import spec_of
+
+    search = db_searches.get_search(session, name_or_id)
+    if search is None:
+        return None
+    spec = spec_of(search)
+    trials = db_searches.search_trials(session, search.id, spec.objective.metric)
+    progress = db_searches.search_progress(session, search.id)
+    return SearchView(search, spec, progress, tuple(trials))
 
 
 def objective_value(spec: SearchSpec, trial: TrialRecord) -> float | None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from db import searches as db_searches
 from db.models import RunStatus, SearchState
-from db.objective import ObjectiveSeries
+from db.objective import ObjectiveSeries, known_metrics
 from db.searches import SearchRecord, TrialRecord
 from experiment import sampling
 from experiment.config import ConfigError, ExperimentConfig
@@ -204,3 +204,22 @@ def preview(spec: SearchSpec, count: int | None = None) -> list[PlannedTrial]:
             )
         )
     return planned
+
+
+def search_warnings(session: Session, spec: SearchSpec) -> list[str]:
+    """What a user should know before queueing `spec` (the dry run and the Search box show
+    these): a metric no run is known to record, a small space, a name already taken."""
+    notes = list(spec.warnings)
+    known = known_metrics(session)
+    if spec.objective.metric not in known:
+        notes.append(
+            f"no run is known to record {spec.objective.metric!r} per epoch "
+            f"(known: {', '.join(known)}); trials without it cannot be ranked or pruned"
+        )
+    existing = db_searches.get_search(session, spec.name)
+    if existing is not None:
+        notes.append(
+            f"a search named {spec.name!r} exists already ({existing.state.value}); "
+            "queueing this one will be refused"
+        )
+    return notes

@@ -13,12 +13,18 @@ from typing import Any
 
 from db import searches as db_searches
 from db.metrics import epoch_times
-from db.objective import known_metrics
 from db.session import Database
 from experiment.estimate import estimate_epoch_seconds
 from experiment.search_space import SearchSpec, format_value
 from experiment.search_views import trial_rows
-from experiment.searches import Advance, create_search, extend_search, preview, spec_of
+from experiment.searches import (
+    Advance,
+    create_search,
+    extend_search,
+    preview,
+    search_warnings,
+    spec_of,
+)
 from settings import Settings
 from trainer.cli import CliError, _open_database
 
@@ -41,17 +47,8 @@ def queue_search(database: Database, spec: SearchSpec, *, dry_run: bool) -> int:
     for line in describe(spec):
         print(line, file=sys.stderr)
     with database.read() as session:
-        known = known_metrics(session)
-        existing = db_searches.get_search(session, spec.name)
+        notes = search_warnings(session, spec)
         history = epoch_times(session)
-    notes = list(spec.warnings)
-    if spec.objective.metric not in known:
-        notes.append(
-            f"no run is known to record {spec.objective.metric!r} per epoch "
-            f"(known: {', '.join(known)}); trials without it cannot be ranked or pruned"
-        )
-    if existing is not None:
-        notes.append(f"a search named {spec.name!r} exists already ({existing.state.value})")
     for note in notes:
         print(f"warning: {note}", file=sys.stderr)
     if dry_run:

@@ -19,6 +19,7 @@ from db.models import Run, RunStatus, SearchState, StopReason
 from db.runs import get_run
 from db.session import Database
 from experiment.search_space import SearchSpec, parse_search
+from experiment.search_views import best_so_far, read_search_view, trial_rows
 from experiment.searches import advance, create_search, extend_search, judge_epoch
 
 LEASE = timedelta(seconds=60)
@@ -87,6 +88,9 @@ def test_a_new_search_queues_its_first_parallel_trials(database: Database) -> No
     assert all(r is not None and r.study == "lr" and r.search_id == search_id for r in runs)
     assert all(set(t.params) == {"learning_rate", "optimizer"} for t in trials)
     assert len({t.config_hash for t in trials}) == 3
+    with database.read() as session:
+        link = db_searches.trial_link(session, trials[1].run_id)
+    assert link is not None and str(link) == "trial 2 of lr" and link.budget == 6
 
 
 def test_a_search_name_is_taken_once(database: Database) -> None:
@@ -111,6 +115,14 @@ def test_trials_follow_as_runs_end_until_the_budget(database: Database) -> None:
     trials = _trials(database, search_id)
     assert [t.trial for t in trials] == [1, 2, 3, 4, 5]
     assert _state(database, search_id) is SearchState.DONE
+    with database.read() as session:
+        view = read_search_view(session, "lr")
+    assert view is not None and view.progress == db_searches.SearchProgress(5, 0)
+    rows = best_so_far(view.spec, view.trials)
+    assert [r["finished"] for r in rows] == [1, 2, 3, 4, 5]
+    assert [r["state"] for r in trial_rows(view.spec, view.trials)] == [
+        s.value for s in [*statuses, RunStatus.SUCCEEDED]
+    ]
 
 
 def _progress(database: Database, search_id: int) -> db_searches.SearchProgress:
