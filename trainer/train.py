@@ -326,7 +326,7 @@ def _conclude(
     pruner = callbacks.get("pruner")
     if isinstance(pruner, PruningCallback) and pruner.pruned_epoch is not None:
         # Hopeless by the search's own measure: neither evaluated nor kept as a model.
-        detail = f"pruned at epoch {pruner.pruned_epoch}: {pruner.reason}"[:500]
+        detail = f"pruned: {pruner.reason}"[:500]  # the reason names the epoch
         if not reporter.finish(RunStatus.PRUNED, StopReason.PRUNED, detail):
             return Outcome(None)
         return Outcome(RunStatus.PRUNED, StopReason.PRUNED, detail)

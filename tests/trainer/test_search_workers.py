@@ -240,7 +240,7 @@ def test_a_pruner_that_prunes_everything_stops_runs_at_the_warm_up_epoch(
     ] * 2
     assert all(
         t.stop_detail is not None
-        and t.stop_detail.startswith("pruned at epoch 2: val_accuracy ")
+        and t.stop_detail.startswith("pruned: val_accuracy ")
         and t.stop_detail.endswith("below the threshold 2 at epoch 2")
         for t in trials
     ), [t.stop_detail for t in trials]
