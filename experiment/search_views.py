@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from db import searches as db_searches
+from db.metrics import EpochTime
 from db.models import RunStatus
 from db.searches import SearchProgress, SearchRecord, TrialRecord
 from experiment.config import ExperimentConfig
+from experiment.estimate import estimate_epoch_seconds
 from experiment.search_space import SearchSpec
+
+if TYPE_CHECKING:
+    from experiment.searches import PlannedTrial
 
 
 @dataclass(frozen=True)
@@ -186,3 +191,28 @@ def best_config_with_seeds(
         )
         for offset in range(1, seeds + 1)
     ]
+
+
+def describe_search(spec: SearchSpec) -> list[str]:
+    """The search in two lines, as the dry run and `search show` print it."""
+    pruner = spec.pruner
+    judged = "" if pruner.kind == "none" else f" (judged from epoch {pruner.warmup_epochs})"
+    return [
+        f"search {spec.name}: {spec.objective.direction} {spec.objective.metric}; "
+        f"{spec.sampler.kind} sampler, {pruner.kind} pruner{judged}, seed {spec.seed}",
+        f"budget {spec.budget} runs, at most {spec.parallel} at once; searching "
+        + ", ".join(p.name for p in spec.params),
+    ]
+
+
+def estimate_search_seconds(
+    spec: SearchSpec, planned: Sequence[PlannedTrial], history: Sequence[EpochTime]
+) -> float | None:
+    """An upper bound on the search's training time from past epochs of similar runs (the
+    slowest of the first suggestions, at the most epochs, times the budget); None if no past
+    epoch is comparable."""
+    seconds = [estimate_epoch_seconds(t.config, history) for t in planned if t.config is not None]
+    known = [s for s in seconds if s is not None]
+    if not known:
+        return None
+    return max(known) * spec.max_epochs * spec.budget

@@ -14,9 +14,8 @@ from typing import Any
 from db import searches as db_searches
 from db.metrics import epoch_times
 from db.session import Database
-from experiment.estimate import estimate_epoch_seconds
 from experiment.search_space import SearchSpec, format_value
-from experiment.search_views import trial_rows
+from experiment.search_views import describe_search, estimate_search_seconds, trial_rows
 from experiment.searches import (
     Advance,
     create_search,
@@ -29,22 +28,10 @@ from settings import Settings
 from trainer.cli import CliError, _open_database
 
 
-def describe(spec: SearchSpec) -> list[str]:
-    """The search in two lines, as the dry run and `search show` print it."""
-    pruner = spec.pruner
-    judged = "" if pruner.kind == "none" else f" (judged from epoch {pruner.warmup_epochs})"
-    return [
-        f"search {spec.name}: {spec.objective.direction} {spec.objective.metric}; "
-        f"{spec.sampler.kind} sampler, {pruner.kind} pruner{judged}, seed {spec.seed}",
-        f"budget {spec.budget} runs, at most {spec.parallel} at once; searching "
-        + ", ".join(p.name for p in spec.params),
-    ]
-
-
 def queue_search(database: Database, spec: SearchSpec, *, dry_run: bool) -> int:
     """Validate against the database, show the first suggestions, and (unless a dry run)
     create the search with its first trials."""
-    for line in describe(spec):
+    for line in describe_search(spec):
         print(line, file=sys.stderr)
     with database.read() as session:
         notes = search_warnings(session, spec)
@@ -58,15 +45,11 @@ def queue_search(database: Database, spec: SearchSpec, *, dry_run: bool) -> int:
             values = ", ".join(f"{k}={format_value(v)}" for k, v in trial.params.items())
             problem = f"  (invalid: {trial.error})" if trial.error else ""
             print(f"  trial {trial.trial}: {values}{problem}", file=sys.stderr)
-        seconds = [
-            estimate_epoch_seconds(t.config, history) for t in planned if t.config is not None
-        ]
-        known_seconds = [s for s in seconds if s is not None]
-        if known_seconds:
-            per_run = max(known_seconds) * spec.max_epochs
+        seconds = estimate_search_seconds(spec, planned, history)
+        if seconds is not None:
             print(
-                f"estimated at most {per_run * spec.budget / 60:.1f} min of training for "
-                f"{spec.budget} runs (past epochs of similar runs)",
+                f"estimated at most {seconds / 60:.1f} min of training for {spec.budget} runs "
+                "(past epochs of similar runs)",
                 file=sys.stderr,
             )
         print("dry run: nothing queued")
@@ -162,7 +145,7 @@ def _show(database: Database, name: str, *, as_json: bool) -> int:
     if as_json:
         print(json.dumps([_jsonable(row) for row in rows], indent=2))
         return 0
-    for line in describe(spec):
+    for line in describe_search(spec):
         print(line)
     print(f"state {search.state.value}")
     print(f"{'trial':>5} {'run':>5}  {'state':<10} {'objective':>9} {'epochs':>6}  values")
