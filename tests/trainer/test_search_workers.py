@@ -132,8 +132,8 @@ def test_three_workers_run_a_search_of_nine_three_at_a_time(
             process.send_signal(signal.SIGTERM)
         assert [workers.exit_code(p, 60) for _, p in workers.started] == [0, 0, 0]
     finally:
-        monitor.stop()
         workers.kill_all()
+        monitor.stop()
     trials = _trials(database, search_id)
     assert [t.trial for t in trials] == list(range(1, 10))
     assert all(t.status is RunStatus.SUCCEEDED for t in trials), workers.logs()
