@@ -131,6 +131,9 @@ class RunRecord:
     evaluation: dict[str, Any] | None = None
     source: RunSource = RunSource.QUEUED
     import_hash: str | None = None
+    search_id: int | None = None
+    trial: int | None = None
+    reused_from: int | None = None
 
     @classmethod
     def from_row(cls, row: Run) -> RunRecord:
@@ -154,6 +157,7 @@ class ClaimedRun:
     attempt: int
     name: str
     config: dict[str, Any]
+    search_id: int | None = None  # a search's trial: the worker reports its objective
 
 
 @dataclass(frozen=True, init=False)

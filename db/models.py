@@ -1,4 +1,4 @@
-"""Tables: runs, their metrics (per epoch and per step) and their stored artifacts."""
+"""Tables: runs, their metrics (per epoch and per step), their stored artifacts, searches."""
 
 from __future__ import annotations
 
@@ -47,13 +47,16 @@ class RunStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    PRUNED = "pruned"  # a search's pruner stopped it early as hopeless (see experiment/sampling.py)
 
     @property
     def is_final(self) -> bool:
         return self in FINAL_STATUSES
 
 
-FINAL_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
+FINAL_STATUSES = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.PRUNED}
+)
 
 
 class StopReason(enum.StrEnum):
@@ -66,6 +69,8 @@ class StopReason(enum.StrEnum):
     CANCELLED = "cancelled"
     WORKER_LOST = "worker_lost"
     IMPORTED = "imported"
+    PRUNED = "pruned"  # stop_detail: the epoch and the pruner's reason
+    REUSED = "reused"  # a search trial identical to a trained run: its result, no training
 
 
 class RunSource(enum.StrEnum):
@@ -147,6 +152,16 @@ class Run(Base):
     # Confusion matrix and per-class precision/recall/F1 on the validation split.
     evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
+    # A search's trial: its number (1-based) in the search, the sampled values by dotted field
+    # name, and the sampler's/pruner's bookkeeping (Optuna system attrs such as grid ids and
+    # Hyperband rungs), so the whole study is rebuilt from this table (experiment/sampling.py).
+    search_id: Mapped[int | None] = mapped_column(ForeignKey("searches.id", ondelete="SET NULL"))
+    trial: Mapped[int | None] = mapped_column(Integer)
+    trial_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    trial_attrs: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A trial whose config had already been trained: the run whose result it reuses.
+    reused_from: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+
     # Only the lab's own runs wait in the queue: a claim never sees a script's or an import.
     __table_args__ = (
         CheckConstraint(
@@ -159,6 +174,9 @@ class Run(Base):
 # In claim order (db/queue.py CLAIM_ORDER: priority DESC, created_at, id), so a claim reads the
 # first queued entry of the index instead of sorting every queued run.
 Index("ix_runs_claim_order", Run.status, Run.priority.desc(), Run.created_at, Run.id)
+# A unique index rather than a constraint: SQLite adds an index in place, while a constraint
+# would copy the whole runs table (see migration 0008).
+Index("uq_runs_search_trial", Run.search_id, Run.trial, unique=True)
 
 
 # Metric values as one JSON object per epoch or step (JSONB on PostgreSQL): any names, one
@@ -300,6 +318,7 @@ class AttemptOutcome(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    PRUNED = "pruned"
     HANDED_BACK = "handed_back"  # the worker shut down and returned the run to the queue
     LOST = "lost"  # the worker stopped heartbeating
 
@@ -355,3 +374,32 @@ class Report(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
+
+
+class SearchState(enum.StrEnum):
+    RUNNING = "running"  # trials are queued as others finish, until the budget is used
+    DONE = "done"  # `budget` trials finished
+    CANCELLED = "cancelled"
+
+
+class Search(Base):
+    """A hyper-parameter search: one study whose trials are runs (`Run.search_id`).
+
+    `spec` holds the validated search section and the base config (experiment/search_space.py);
+    the runs table holds everything the trials learned, so nothing here duplicates them.
+    """
+
+    __tablename__ = "searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)  # also its runs' study
+    state: Mapped[SearchState] = mapped_column(
+        _str_enum(SearchState, 16), default=SearchState.RUNNING
+    )
+    metric: Mapped[str] = mapped_column(String(100))
+    direction: Mapped[str] = mapped_column(String(8))
+    budget: Mapped[int] = mapped_column(Integer)
+    parallel: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -80,7 +80,7 @@ def claim_next(session: Session, worker: str) -> ClaimedRun | None:
             started_at=now,
             heartbeat_at=now,
         )
-        .returning(Run.id, Run.attempt, Run.name, Run.config)
+        .returning(Run.id, Run.attempt, Run.name, Run.config, Run.search_id)
         .execution_options(synchronize_session=False)
     )
     row = session.execute(statement).first()
@@ -96,7 +96,13 @@ def claim_next(session: Session, worker: str) -> ClaimedRun | None:
         )
     )
     session.flush()
-    return ClaimedRun(id=row.id, attempt=row.attempt, name=row.name, config=dict(row.config))
+    return ClaimedRun(
+        id=row.id,
+        attempt=row.attempt,
+        name=row.name,
+        config=dict(row.config),
+        search_id=row.search_id,
+    )
 
 
 def _end_attempt(

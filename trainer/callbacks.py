@@ -236,3 +236,45 @@ class ResumableReduceLROnPlateau(_ResumableCounters, keras.callbacks.ReduceLROnP
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         super().on_train_begin(logs)
         self._apply_pending()
+
+
+class PruningCallback(keras.callbacks.Callback):
+    """Asks a search's pruner after each epoch whether to stop the run (Optuna's
+    KerasPruningCallback, with the decision injected).
+
+    `judge(epoch, logs)` returns the reason to prune after that 1-based epoch, or None; it is
+    given the epoch's logs because the recorder's write may not have reached the database yet.
+    The last epoch is not judged: the run is complete by then. A judge that raises (say the
+    database is briefly away) lets the run train on: pruning saves time, it must never fail a
+    run.
+    """
+
+    def __init__(
+        self,
+        judge: Callable[[int, Mapping[str, Any]], str | None],
+        *,
+        on_error: Callable[[Exception], None] = lambda error: None,
+    ) -> None:
+        super().__init__()
+        self._judge = judge
+        self._on_error = on_error
+        self.pruned_epoch: int | None = None
+        self.reason: str | None = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.pruned_epoch = None
+        self.reason = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        if self.model.stop_training or epoch + 1 >= self.params.get("epochs", 0):
+            return
+        try:
+            reason = self._judge(epoch + 1, logs)
+        except Exception as error:
+            self._on_error(error)
+            return
+        if reason is not None:
+            self.pruned_epoch = epoch + 1
+            self.reason = reason
+            self.model.stop_training = True

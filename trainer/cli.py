@@ -17,7 +17,7 @@ from typing import Any
 from db import queue
 from db.artifact_store import ArtifactStoreError, open_store
 from db.metrics import epoch_times
-from db.migrate import SchemaMismatch, check_schema
+from db.migrate import SchemaMismatch
 from db.runs import list_runs, runs_by_config_hash
 from db.session import Database, DatabaseUnavailable, DatabaseUrlError
 from experiment.config import ConfigError, ExperimentConfig
@@ -26,23 +26,15 @@ from experiment.metrics import MetricDirectionsError
 from settings import Settings, SettingsError
 from trainer import curves_command
 from trainer import delete as delete_command
+from trainer import search_cli as search_commands
+from trainer.cli_common import CliError, open_database
 from trainer.importers import command as import_command
 
 
-class CliError(RuntimeError):
-    """A user-facing error: printed as one line, exit status 2."""
-
-
-def _open_database(settings: Settings) -> Database:
-    database = Database(settings.database_url)
-    database.check_connection()
-    check_schema(database.engine)
-    return database
-
-
 def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
-    from experiment.configfile import load_config_file
+    from experiment.configfile import load_queue_file
     from experiment.presets import report_study
+    from experiment.search_space import SearchSpec
 
     if args.preset:
         configs: list[ExperimentConfig] = report_study(
@@ -51,10 +43,15 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
             epochs_scale=args.epochs_scale,
         )
     elif args.file:
-        configs = load_config_file(Path(args.file))
+        loaded = load_queue_file(Path(args.file))
+        if isinstance(loaded, SearchSpec):
+            from trainer.search_cli import queue_search
+
+            return queue_search(open_database(settings), loaded, dry_run=args.dry_run)
+        configs = loaded
     else:
         raise CliError("give a config file (python -m trainer queue FILE.yaml) or --preset report")
-    database = _open_database(settings)
+    database = open_database(settings)
     planned = preview(database, configs)
     if args.dry_run or len(configs) > 1:
         _print_plan(planned)
@@ -160,7 +157,7 @@ def _run_row(run: Any) -> dict[str, Any]:
 
 
 def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
-    database = _open_database(settings)
+    database = open_database(settings)
     with database.read() as session:
         runs = list_runs(session, limit=args.limit)
     rows = [_run_row(run) for run in runs]
@@ -194,7 +191,7 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     from data.images import MAX_UPLOAD_BYTES, ImageError
     from trainer.predict import ModelNotAvailable, load_run_model, predict_images
 
-    database = _open_database(settings)
+    database = open_database(settings)
     try:
         loaded = load_run_model(database, args.run_id, open_store(settings.artifacts, database))
     except ModelNotAvailable as error:
@@ -271,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     import_command.register(commands)
     curves_command.register(commands)
     delete_command.add_parser(commands)
+    search_commands.add_search_commands(commands)
     return parser
 
 

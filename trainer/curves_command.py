@@ -32,10 +32,10 @@ def register(commands: Any) -> None:
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
-    from trainer.cli import CliError, _open_database
+    from trainer.cli_common import CliError, open_database
 
     axis = MetricAxis.STEP if args.steps else MetricAxis.EPOCH
-    database = _open_database(settings)
+    database = open_database(settings)
     try:
         with database.read() as session:
             run = get_run(session, args.run_id)
@@ -63,7 +63,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _chosen(wanted: str | None, present: Sequence[str], axis: MetricAxis) -> list[str]:
-    from trainer.cli import CliError
+    from trainer.cli_common import CliError
 
     if not wanted:
         return list(present)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from trainer.callbacks import (
     EpochRecorder,
     LeaseKeeper,
     MinAccuracyStop,
+    PruningCallback,
     ResumableEarlyStopping,
     ResumableReduceLROnPlateau,
 )
@@ -39,6 +41,8 @@ from trainer.inputs import (
 )
 from trainer.link import RunLink
 from trainer.model_io import model_from_bytes, save_model_file
+
+log = logging.getLogger("trainer.train")
 
 OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
     "sgd": keras.optimizers.SGD,
@@ -99,11 +103,13 @@ def make_callbacks(
     reporter: RunLink,
     shutdown: Callable[[], bool],
     resume: Checkpoint | None,
+    judge: Callable[[int, Mapping[str, Any]], str | None] | None = None,
 ) -> dict[str, keras.callbacks.Callback]:
     """The run's callbacks, in the order Keras must call them.
 
     The stopping rules come first so that the recorder, which checkpoints their counters with
-    each epoch, sees this epoch's state.
+    each epoch, sees this epoch's state; a search's pruner comes after the recorder and is given
+    the epoch's logs.
     """
     callbacks: dict[str, keras.callbacks.Callback] = {}
     state = resume.callback_state if resume else {}
@@ -126,8 +132,14 @@ def make_callbacks(
         _epoch_committer(reporter, callbacks), interrupted=lambda: lease.interrupted
     )
     callbacks["recorder"] = recorder
+    if judge is not None:
+        callbacks["pruner"] = PruningCallback(judge, on_error=_judge_failed)
     callbacks["lease"] = lease
     return callbacks
+
+
+def _judge_failed(error: Exception) -> None:
+    log.warning("pruner unavailable this epoch, the run trains on: %s", error)
 
 
 def _epoch_committer(
@@ -195,14 +207,15 @@ def train(
     shutdown: Callable[[], bool] = lambda: False,
     fresh_start: bool = True,
     settings: Settings | None = None,
+    judge: Callable[[int, Mapping[str, Any]], str | None] | None = None,
 ) -> Outcome:
     """Run one attempt of `config`, writing through `reporter`; returns how it ended.
 
     A later attempt resumes from the run's last checkpoint when there is one. `settings` give
     the dataset file cache and the memory budget (none and the default share without them).
-    Raises whatever training raises; the worker turns that into a failed run. The writes are
-    sent by the link's thread: the outcome is final once `reporter.settle()` says they all
-    landed.
+    `judge`, for a search's trial, says after each epoch whether to prune the run. Raises
+    whatever training raises; the worker turns that into a failed run. The writes are sent by
+    the link's thread: the outcome is final once `reporter.settle()` says they all landed.
     """
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -268,7 +281,7 @@ def train(
             metrics=["accuracy"],
             jit_compile=config.jit_compile,
         )
-    callbacks = make_callbacks(config, reporter, shutdown, resume)
+    callbacks = make_callbacks(config, reporter, shutdown, resume, judge)
     first_epoch = resume.epoch if resume else 0
     history = model.fit(
         train_data,
@@ -330,6 +343,13 @@ def _conclude(
         detail = f"cancelled during epoch {epochs_done}"
         reporter.finish(RunStatus.CANCELLED, StopReason.CANCELLED, detail)
         return Outcome(RunStatus.CANCELLED, StopReason.CANCELLED, detail)
+    pruner = callbacks.get("pruner")
+    if isinstance(pruner, PruningCallback) and pruner.pruned_epoch is not None:
+        # Hopeless by the search's own measure: neither evaluated nor kept as a model.
+        detail = f"pruned: {pruner.reason}"[:500]  # the reason names the epoch
+        if not reporter.finish(RunStatus.PRUNED, StopReason.PRUNED, detail):
+            return Outcome(None)
+        return Outcome(RunStatus.PRUNED, StopReason.PRUNED, detail)
     reason, detail = stop_reason(config, callbacks, epochs_done)
     meta = {
         "class_names": list(index.class_names),

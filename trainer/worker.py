@@ -26,6 +26,7 @@ from db.models import RunStatus, StopReason
 from db.session import Database
 from experiment.config import ConfigError, parse_config
 from settings import Settings
+from trainer import search_hook
 from trainer.link import RunLink, remove_stale_outboxes
 from trainer.outage import Outage, is_transient
 from trainer.reporting import RunReporter
@@ -193,6 +194,15 @@ def _claim(
         log.warning("run %s lost its worker; requeued", run_id)
     for run_id in failed:
         log.warning("run %s lost its worker too often; marked failed", run_id)
+    search_hook.runs_ended(database, failed)
+    claimed = _claim_next(database, name, worker_id)
+    # Nothing queued: a search with room left (its trials ended elsewhere) gets its next ones.
+    if claimed is None and search_hook.top_up(database):
+        claimed = _claim_next(database, name, worker_id)
+    return claimed
+
+
+def _claim_next(database: Database, name: str, worker_id: int) -> ClaimedRun | None:
     with database.begin() as session:
         claimed = queue.claim_next(session, name)
         workers.beat_worker(session, worker_id, claimed.id if claimed else None)
@@ -243,6 +253,8 @@ def _work_loop(
             settings=settings,
         ):
             finished += 1
+            if claimed.search_id is not None:  # its search queues its next trial (never raises)
+                search_hook.runs_ended(database, [claimed.id])
         if options.max_runs is not None and finished >= options.max_runs:
             break
     return finished
@@ -311,6 +323,7 @@ def _train(
             shutdown=shutdown,
             fresh_start=claimed.attempt == 1,
             settings=settings,
+            judge=search_hook.judge_for(link.reporter.database, claimed),
         )
     except ConfigError as error:
         link.finish(RunStatus.FAILED, StopReason.FAILED, "invalid config", str(error))

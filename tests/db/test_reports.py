@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from sqlalchemy import delete
@@ -45,6 +46,7 @@ def test_ids_are_short_random_and_url_safe(database: Database) -> None:
 def test_list_is_newest_first_without_figures(database: Database) -> None:
     """The list names each report's runs and puts the latest first."""
     first = _save(database, "first")
+    time.sleep(0.01)  # SQLite's clock has milliseconds: two saves in one would tie
     second = _save(database, "second")
     with database.read() as session:
         listed = list_reports(session)

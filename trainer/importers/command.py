@@ -56,13 +56,13 @@ def register(commands: Any) -> None:
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
-    from trainer.cli import CliError, _open_database
+    from trainer.cli_common import CliError, open_database
 
     try:
         options = options_from(args)
     except ValueError as error:
         raise CliError(str(error)) from None
-    database = _open_database(settings)
+    database = open_database(settings)
     try:
         import_path(database, args.path, options)
     except (LogError, ImportFailed) as error:
