@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from db.session import Database, DatabaseUnavailable, DatabaseUrlError
 from experiment.config import ConfigError, ExperimentConfig
 from experiment.estimate import PlannedRun, plan
 from settings import Settings
+from trainer import exit_codes
 
 
 class CliError(RuntimeError):
@@ -101,6 +103,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         until_idle=args.until_idle,
         gpu=args.gpu,
         lease_grace=timedelta(seconds=args.lease_seconds),
+        max_runs=args.max_runs,
+        slurm_job_id=os.environ.get("SLURM_JOB_ID"),  # set inside a Slurm job
     )
     try:
         finished = run_worker(settings, options, shutdown)
@@ -244,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=90.0,
         help="requeue a run whose worker has not heartbeated for this long (default 90)",
     )
+    w.add_argument(
+        "--max-runs",
+        type=int,
+        help="exit after claiming this many runs (1 for a scheduler's job: one run per job)",
+    )
     w.set_defaults(handler=cmd_worker)
 
     r = commands.add_parser("runs", help="list runs")
@@ -260,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_id", type=int)
     p.add_argument("images", nargs="+")
     p.set_defaults(handler=cmd_predict)
+
+    from trainer.slurm.cli import add_slurm_parser
+
+    add_slurm_parser(commands)
     return parser
 
 
@@ -274,8 +287,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--epochs-scale must be > 0")
     if args.command == "worker" and args.lease_seconds < 5:
         parser.error("--lease-seconds must be at least 5 (workers heartbeat every 2 s)")
+    if args.command == "worker" and args.max_runs is not None and args.max_runs < 1:
+        parser.error("--max-runs must be at least 1")
     try:
         return int(args.handler(args, Settings.from_env()))
-    except (CliError, ConfigError, DatabaseUrlError, DatabaseUnavailable, SchemaMismatch) as error:
+    except DatabaseUnavailable as error:  # may pass: a scheduler should try again later
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exit_codes.DATABASE_UNAVAILABLE
+    except (CliError, ConfigError, DatabaseUrlError, SchemaMismatch) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return exit_codes.CONFIG_ERROR

@@ -14,7 +14,7 @@ from datetime import timedelta
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from db import queue, workers
+from db import queue, slurm, workers
 from db.entities import ClaimedRun
 from db.migrate import check_schema
 from db.models import RunStatus, StopReason
@@ -35,6 +35,10 @@ class WorkerOptions:
 
     `lease_grace` is how long a run may go without a heartbeat before another worker takes it
     over; it is far longer than the heartbeat interval (2 s) and SQLite's busy timeout (30 s).
+    `max_runs` stops the worker after that many claims, however each ended (finished, handed
+    back, lost), so a scheduler's job trains one run and exits. `slurm_job_id` is the Slurm
+    job this worker runs in (`SLURM_JOB_ID`): each claim records it, for the dashboard and
+    the dispatcher.
     """
 
     name: str = ""
@@ -44,6 +48,7 @@ class WorkerOptions:
     poll_max: float = 2.0
     lease_grace: timedelta = timedelta(seconds=90)
     max_runs: int | None = None
+    slurm_job_id: str | None = None
 
 
 def default_worker_name() -> str:
@@ -53,8 +58,11 @@ def default_worker_name() -> str:
 class ShutdownFlag:
     """Set by SIGTERM/SIGINT: the current run is handed back; a second signal exits at once."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, message: str = "finishing the current batch, then handing the run back"
+    ) -> None:
         self._event = threading.Event()
+        self._message = message
 
     def __call__(self) -> bool:
         return self._event.is_set()
@@ -69,7 +77,7 @@ class ShutdownFlag:
         def handle(signum: int, _frame: FrameType | None) -> None:
             if self._event.is_set():
                 os._exit(128 + signum)  # second signal: the lease recovers the run
-            log.warning("signal %s: finishing the current batch, then handing the run back", signum)
+            log.warning("signal %s: %s", signum, self._message)
             self._event.set()
 
         signal.signal(signal.SIGTERM, handle)
@@ -113,7 +121,7 @@ def _work_loop(
     name: str,
     worker_id: int,
 ) -> int:
-    finished = 0
+    finished = claims = 0
     idle_wait = options.poll_min
     while not shutdown():
         with database.begin() as session:
@@ -125,6 +133,10 @@ def _work_loop(
         with database.begin() as session:
             claimed = queue.claim_next(session, name)
             workers.beat_worker(session, worker_id, claimed.id if claimed else None)
+            if claimed and options.slurm_job_id:
+                slurm.record_claim(
+                    session, options.slurm_job_id, claimed.id, claimed.attempt, worker_id
+                )
         if claimed is None:
             if options.until_idle:
                 break
@@ -133,9 +145,10 @@ def _work_loop(
             idle_wait = min(idle_wait * 2, options.poll_max)
             continue
         idle_wait = options.poll_min
+        claims += 1
         if process_run(database, claimed, device, shutdown, worker_id):
             finished += 1
-        if options.max_runs is not None and finished >= options.max_runs:
+        if options.max_runs is not None and claims >= options.max_runs:
             break
     return finished
 
