@@ -27,13 +27,11 @@ def make_template(
     name: str = "job.sbatch",
     *,
     add: Iterable[str] = (),
-    worker_args: str = "",
     command: str | None = None,
 ) -> Path:
     """The shipped template with its GPU, memory and CPU lines replaced by one CPU.
 
-    `add` appends #SBATCH lines, `worker_args` extends the worker's command line and
-    `command` replaces it.
+    `add` appends #SBATCH lines and `command` replaces the worker's command line.
     """
     lines = [
         line
@@ -45,8 +43,6 @@ def make_template(
     worker = next(i for i, line in enumerate(lines) if line.startswith("exec "))
     if command is not None:
         lines[worker] = command
-    elif worker_args:
-        lines[worker] += f" {worker_args}"
     path = folder / name
     path.write_text("\n".join(lines) + "\n")
     return path
