@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,9 @@ def dispatcher(
     process.kill()
 
 
-def _enqueue(database: Database, count: int, dataset: Path | str = "unused", **fields: object):
+def _enqueue(
+    database: Database, count: int, dataset: Path | str = "unused", **fields: object
+) -> list[int]:
     configs = [
         parse_config(
             {"name": f"slurm-{i}", "dataset": str(dataset), "image_size": 106, "batch_size": 8}
@@ -83,11 +86,8 @@ def _runs(database: Database, ids: list[int]) -> list[RunRecord]:
 
 def _dispatcher_row(database: Database) -> SlurmDispatcherRecord | None:
     with database.read() as session:
-        rows = jobs_db.list_dispatchers(session, grace=_GRACE)
+        rows = jobs_db.list_dispatchers(session, grace=timedelta(seconds=60))
     return rows[0] if rows else None
-
-
-_GRACE = __import__("datetime").timedelta(seconds=60)
 
 
 def _epochs(database: Database, run_id: int) -> list[tuple[int, int]]:
@@ -143,7 +143,7 @@ def test_six_runs_two_jobs_at_a_time(
     assert dispatcher.stop() == 0
     assert [run.status for run in _runs(database, ids)] == [RunStatus.SUCCEEDED] * 6
     assert max(counter.counts) == 2, counter.counts  # both slots used, never a third job
-    assert len(jobs) == 6 and sorted(job.run_id for job in jobs) == ids  # type: ignore[type-var]
+    assert len(jobs) == 6 and sorted(job.run_id or 0 for job in jobs) == ids
     assert {(job.state, job.exit_code, job.attempt) for job in jobs} == {("COMPLETED", "0:0", 1)}
     with database.read() as session:
         attempts = list_attempts(session, ids)
