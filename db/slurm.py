@@ -149,6 +149,7 @@ def update_job(
         return None
     given = {"node": node, "log_path": log_path, "exit_code": exit_code, "note": note}
     values = {"state": state, "reason": reason} | {k: v for k, v in given.items() if v is not None}
+    values = {key: _fit(key, value) for key, value in values.items()}
     changes = {key: value for key, value in values.items() if getattr(row, key) != value}
     ending = state in SLURM_FINAL_STATES and row.ended_at is None
     if not changes and not ending:
@@ -163,6 +164,12 @@ def update_job(
         row.ended_at = now
     session.flush()
     return SlurmJobRecord.from_row(row)
+
+
+def _fit(column: str, value: str | None) -> str | None:
+    """Cut Slurm's text to the column (a long node list must not fail the whole pass)."""
+    length = getattr(SlurmJob.__table__.c[column].type, "length", None)
+    return value[:length] if value is not None and length else value
 
 
 def note_job(session: Session, job_id: str, note: str) -> None:

@@ -106,6 +106,14 @@ def test_update_job_stamps_start_and_end_once(database: Database) -> None:
         assert jobs_db.active_jobs(session) == []
 
 
+def test_long_slurm_text_is_cut_to_its_column(database: Database) -> None:
+    """A node list longer than its column is stored cut, not refused (PostgreSQL would)."""
+    _submit(database, "6")
+    with database.begin() as session:
+        record = jobs_db.update_job(session, "6", state="RUNNING", node="n" * 300)
+    assert record is not None and record.node == "n" * 200
+
+
 def test_a_requeued_slurm_job_is_followed_again(database: Database) -> None:
     """Slurm requeues a preempted job under its id: the next claim makes it active again."""
     with database.begin() as session:
