@@ -8,7 +8,7 @@ PORT ?= 8501
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint install install-dev sample migrate worker dashboard chromium clean
+.PHONY: run test lint install install-dev sample migrate worker dashboard chromium slurm clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -53,12 +53,18 @@ chromium:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# The Slurm tests start a one-node cluster (as root): Debian's slurm-wlm and munge, when missing.
+slurm:
+	@command -v slurmctld >/dev/null && command -v munged >/dev/null || { \
+		echo "installing Debian's slurm-wlm and munge for the Slurm tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge; }
+
 lint: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 
-test: install-dev chromium lint
+test: install-dev chromium slurm lint
 	$(PY) -m pytest
 
 clean:

@@ -15,6 +15,8 @@ from db.models import (
     RunAttempt,
     RunSource,
     RunStatus,
+    SlurmDispatcher,
+    SlurmJob,
     StopReason,
     StoreKind,
     Worker,
@@ -338,3 +340,88 @@ class ImportedRun:
     stop_detail: str | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+
+# How a Slurm job ended, in words, by the state Slurm gave it (man squeue, JOB STATE CODES).
+_SLURM_ENDINGS = {
+    "BOOT_FAIL": "its node failed to boot",
+    "CANCELLED": "cancelled",
+    "COMPLETED": "completed",
+    "DEADLINE": "reached its deadline",
+    "FAILED": "failed",
+    "NODE_FAIL": "its node failed",
+    "OUT_OF_MEMORY": "ran out of memory",
+    "PREEMPTED": "preempted",
+    "REVOKED": "revoked (started on another cluster)",
+    "TIMEOUT": "hit its time limit",
+    "UNKNOWN": "ended unseen (Slurm no longer lists it)",
+}
+
+
+@dataclass(frozen=True)
+class SlurmJobRecord:
+    """A Slurm job running a worker, as the dispatcher last saw it in `squeue`.
+
+    `state` is Slurm's (PENDING, RUNNING, COMPLETED, TIMEOUT, ...), `reason` why it is pending
+    (Priority, Resources, ...) or how it ended, `exit_code` Slurm's "exit:signal".
+    """
+
+    id: int
+    job_id: str
+    dispatcher_id: int | None
+    run_id: int | None
+    attempt: int | None
+    worker_id: int | None
+    state: str
+    reason: str | None
+    node: str | None
+    log_path: str | None
+    exit_code: str | None
+    note: str | None
+    submitted_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    updated_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        """Pending or running: the dispatcher still follows it."""
+        return self.ended_at is None
+
+    @property
+    def ended_how(self) -> str | None:
+        """One line for a finished job, e.g. "hit its time limit" or "failed (exit 1:0)"."""
+        if self.active:
+            return None
+        words = _SLURM_ENDINGS.get(self.state, self.state.lower())
+        if self.exit_code not in (None, "0:0"):
+            words += f" (exit {self.exit_code})"
+        return f"{words}: {self.note}" if self.note else words
+
+    @classmethod
+    def from_row(cls, row: SlurmJob) -> SlurmJobRecord:
+        return record_from(cls, row)
+
+
+@dataclass(frozen=True)
+class SlurmDispatcherRecord:
+    """A Slurm dispatcher; `last_error` is its failing submissions' message until one works."""
+
+    id: int
+    name: str
+    host: str
+    pid: int
+    template: str
+    partition: str | None
+    max_jobs: int
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    stopped_at: datetime | None
+    last_error: str | None
+    error_since: datetime | None
+    error_count: int
+    alive: bool
+
+    @classmethod
+    def from_row(cls, row: SlurmDispatcher, *, alive: bool) -> SlurmDispatcherRecord:
+        return record_from(cls, row, alive=alive)

@@ -403,3 +403,80 @@ class Search(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Slurm's job states as squeue prints them (man squeue, JOB STATE CODES) in which a job is over;
+# `UNKNOWN` is ours: Slurm no longer lists the job and nobody saw how it ended.
+SLURM_FINAL_STATES = frozenset(
+    {
+        "BOOT_FAIL",
+        "CANCELLED",
+        "COMPLETED",
+        "DEADLINE",
+        "FAILED",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "PREEMPTED",
+        "REVOKED",
+        "TIMEOUT",
+        "UNKNOWN",
+    }
+)
+
+
+class SlurmDispatcher(Base):
+    """A `python -m trainer slurm dispatch` process; a restart with the same name reuses the row.
+
+    `last_error` is sbatch's message from the latest failed submission (or why submissions
+    are held back), kept until a submission succeeds, so a dashboard anywhere can show it.
+    """
+
+    __tablename__ = "slurm_dispatchers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    template: Mapped[str] = mapped_column(String(1000))
+    partition: Mapped[str | None] = mapped_column(String(200))
+    max_jobs: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    error_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SlurmJob(Base):
+    """One Slurm job running a worker: submitted by a dispatcher, or seen when its worker claims.
+
+    `state` is Slurm's own state name (PENDING, RUNNING, TIMEOUT, ...; a string, not an enum,
+    because Slurm versions add states), `reason` its pending or end reason, `exit_code`
+    Slurm's "exit:signal". `run_id`/`attempt` are the run the job's worker claimed last, and
+    `note` what the lab did about the job (cancelled it as surplus, requeued its run).
+    """
+
+    __tablename__ = "slurm_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(64), unique=True)
+    dispatcher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("slurm_dispatchers.id", ondelete="SET NULL")
+    )
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), index=True
+    )
+    attempt: Mapped[int | None] = mapped_column(Integer)
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    node: Mapped[str | None] = mapped_column(String(200))
+    log_path: Mapped[str | None] = mapped_column(String(1000))
+    exit_code: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(500))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # NULL while the job may still run: the dispatcher follows exactly these rows.
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

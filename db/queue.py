@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from db.clock import db_now, now_expr
 from db.entities import ClaimedRun, NewRun
@@ -292,6 +293,29 @@ def requeue_lost(session: Session, grace: timedelta) -> tuple[list[int], list[in
         Run.heartbeat_at < cutoff,
         Run.source == RunSource.QUEUED,
     )
+    _, failed, requeued = _recover(session, lost, f"no heartbeat for {grace.total_seconds():g} s")
+    return requeued, failed
+
+
+def requeue_ended(session: Session, run_id: int, attempt: int, detail: str) -> RunStatus | None:
+    """Recover a run at once when its worker is known to be gone, e.g. its Slurm job ended.
+
+    The same outcomes as an expired lease (queued, failed when out of attempts, or cancelled),
+    without waiting for it. Fenced by `attempt`: a run a newer claim holds is left alone.
+    Returns the run's new status, or None if `attempt` no longer held it.
+    """
+    cancelled, failed, requeued = _recover(session, and_(*_held(run_id, attempt)), detail)
+    if requeued:
+        return RunStatus.QUEUED
+    if failed:
+        return RunStatus.FAILED
+    return RunStatus.CANCELLED if cancelled else None
+
+
+def _recover(
+    session: Session, lost: ColumnElement[bool], detail: str
+) -> tuple[list[int], list[int], list[int]]:
+    """End the claims of the running runs matching `lost`: (cancelled, failed, requeued) ids."""
     dialect = session.get_bind().dialect.name
     # A run cancelled while its worker was already dead is not trained again: it ends here.
     cancelled = session.scalars(
@@ -312,9 +336,9 @@ def requeue_lost(session: Session, grace: timedelta) -> tuple[list[int], list[in
         .values(
             status=RunStatus.FAILED,
             stop_reason=StopReason.WORKER_LOST,
-            stop_detail="worker lost: no heartbeat and no attempts left",
+            stop_detail=f"worker lost ({detail}); no attempts left"[:500],
             error="worker lost",
-            finished_at=now_expr(session.get_bind().dialect.name),
+            finished_at=now_expr(dialect),
         )
         .returning(Run.id)
         .execution_options(synchronize_session=False)
@@ -326,10 +350,9 @@ def requeue_lost(session: Session, grace: timedelta) -> tuple[list[int], list[in
         .returning(Run.id)
         .execution_options(synchronize_session=False)
     ).all()
-    detail = f"no heartbeat for {grace.total_seconds():g} s"
     for run_id in [*cancelled, *failed, *requeued]:
         _end_attempt(session, run_id, RunAttempt.attempt.is_not(None), AttemptOutcome.LOST, detail)
-    return list(requeued), list(failed)
+    return list(cancelled), list(failed), list(requeued)
 
 
 def rerun(session: Session, run_id: int) -> int | None:

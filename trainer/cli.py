@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -24,11 +25,12 @@ from experiment.config import ConfigError, ExperimentConfig
 from experiment.estimate import PlannedRun, plan
 from experiment.metrics import MetricDirectionsError
 from settings import Settings, SettingsError
-from trainer import curves_command
+from trainer import curves_command, exit_codes
 from trainer import delete as delete_command
 from trainer import search_cli as search_commands
 from trainer.cli_common import CliError, open_database
 from trainer.importers import command as import_command
+from trainer.slurm import cli as slurm_commands
 
 
 def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
@@ -104,6 +106,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         until_idle=args.until_idle,
         gpu=args.gpu,
         lease_grace=timedelta(seconds=args.lease_seconds),
+        max_runs=args.max_runs,
+        slurm_job_id=os.environ.get("SLURM_JOB_ID"),  # set inside a Slurm job
     )
     try:
         finished = run_worker(settings, options, shutdown)
@@ -248,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=90.0,
         help="requeue a run whose worker has not heartbeated for this long (default 90)",
     )
+    w.add_argument(
+        "--max-runs",
+        type=int,
+        help="exit after claiming this many runs (1 for a scheduler's job: one run per job)",
+    )
     w.set_defaults(handler=cmd_worker)
 
     r = commands.add_parser("runs", help="list runs")
@@ -269,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     curves_command.register(commands)
     delete_command.add_parser(commands)
     search_commands.add_search_commands(commands)
+    slurm_commands.add_slurm_parser(commands)
     return parser
 
 
@@ -283,17 +293,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--epochs-scale must be > 0")
     if args.command == "worker" and args.lease_seconds < 5:
         parser.error("--lease-seconds must be at least 5 (workers heartbeat every 2 s)")
+    if args.command == "worker" and args.max_runs is not None and args.max_runs < 1:
+        parser.error("--max-runs must be at least 1")
     try:
         return int(args.handler(args, Settings.from_env()))
+    except DatabaseUnavailable as error:  # may pass: a scheduler should try again later
+        print(f"error: {error}", file=sys.stderr)
+        return exit_codes.DATABASE_UNAVAILABLE
     except (
         CliError,
         ConfigError,
         DatabaseUrlError,
-        DatabaseUnavailable,
         SchemaMismatch,
         MetricDirectionsError,
         SettingsError,
         ArtifactStoreError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return exit_codes.CONFIG_ERROR

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from db import queue, workers
+from db import queue, slurm, workers
 from db.artifact_store import ArtifactStore, open_store
 from db.entities import ClaimedRun
 from db.migrate import check_schema
@@ -47,6 +47,10 @@ class WorkerOptions:
     While the database does not answer, the worker retries with back-off up to `retry_most`
     seconds apart; on shutdown it keeps trying to send a run's last writes for
     `shutdown_grace` seconds, after which the run's lease hands it to another worker.
+    `max_runs` stops the worker after that many claims, however each ended (finished, handed
+    back, lost), so a scheduler's job trains one run and exits. `slurm_job_id` is the Slurm
+    job this worker runs in (`SLURM_JOB_ID`): each claim records it, for the dashboard and
+    the dispatcher.
     """
 
     name: str = ""
@@ -58,6 +62,7 @@ class WorkerOptions:
     max_runs: int | None = None
     retry_most: float = 5.0
     shutdown_grace: float = 30.0
+    slurm_job_id: str | None = None
 
 
 def default_worker_name() -> str:
@@ -67,8 +72,11 @@ def default_worker_name() -> str:
 class ShutdownFlag:
     """Set by SIGTERM/SIGINT: the current run is handed back; a second signal exits at once."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, message: str = "finishing the current batch, then handing the run back"
+    ) -> None:
         self._event = threading.Event()
+        self._message = message
 
     def __call__(self) -> bool:
         return self._event.is_set()
@@ -83,7 +91,7 @@ class ShutdownFlag:
         def handle(signum: int, _frame: FrameType | None) -> None:
             if self._event.is_set():
                 os._exit(128 + signum)  # second signal: the lease recovers the run
-            log.warning("signal %s: finishing the current batch, then handing the run back", signum)
+            log.warning("signal %s: %s", signum, self._message)
             self._event.set()
 
         signal.signal(signal.SIGTERM, handle)
@@ -195,17 +203,22 @@ def _claim(
     for run_id in failed:
         log.warning("run %s lost its worker too often; marked failed", run_id)
     search_hook.runs_ended(database, failed)
-    claimed = _claim_next(database, name, worker_id)
+    claimed = _claim_next(database, options, name, worker_id)
     # Nothing queued: a search with room left (its trials ended elsewhere) gets its next ones.
     if claimed is None and search_hook.top_up(database):
-        claimed = _claim_next(database, name, worker_id)
+        claimed = _claim_next(database, options, name, worker_id)
     return claimed
 
 
-def _claim_next(database: Database, name: str, worker_id: int) -> ClaimedRun | None:
+def _claim_next(
+    database: Database, options: WorkerOptions, name: str, worker_id: int
+) -> ClaimedRun | None:
     with database.begin() as session:
         claimed = queue.claim_next(session, name)
         workers.beat_worker(session, worker_id, claimed.id if claimed else None)
+        if claimed and options.slurm_job_id:  # the dispatcher and the pages follow the job
+            job = options.slurm_job_id
+            slurm.record_claim(session, job, claimed.id, claimed.attempt, worker_id)
     return claimed
 
 
@@ -221,7 +234,7 @@ def _work_loop(
     spool: Path,
     settings: Settings | None = None,
 ) -> int:
-    finished = 0
+    finished = claims = 0
     idle_wait = options.poll_min
     outage = Outage(log, f"worker {name}", most=options.retry_most)
     while not shutdown():
@@ -241,6 +254,7 @@ def _work_loop(
             idle_wait = min(idle_wait * 2, options.poll_max)
             continue
         idle_wait = options.poll_min
+        claims += 1
         if process_run(
             database,
             claimed,
@@ -255,7 +269,7 @@ def _work_loop(
             finished += 1
             if claimed.search_id is not None:  # its search queues its next trial (never raises)
                 search_hook.runs_ended(database, [claimed.id])
-        if options.max_runs is not None and finished >= options.max_runs:
+        if options.max_runs is not None and claims >= options.max_runs:
             break
     return finished
 
