@@ -4,6 +4,7 @@ URL parameters (all optional; defaults are left out so links stay short):
 
 * which runs: `runs=3,5,8` (picked), or a filter (`q`, `status`, `study`, `tag`, a key
   hyper-parameter such as `optimizer=adam,sgd`) meaning every matching run, or `all=1`;
+  `mode=pick` keeps a filter in "pick" mode when nothing is picked yet;
 * the view: `tab=table|parallel`;
 * the curves: `metrics=val_accuracy,val_loss`, `color=optimizer|run`, `dash=batch_size`,
   `band=minmax|std`, `smooth=0.6`, `x=wall`, `logy=1`, `best=0`.
