@@ -29,7 +29,7 @@ from dashboard.text import run_label
 from db.artifacts import load_artifact, load_artifact_meta
 from db.entities import RunRecord
 from db.evaluation import load_predictions, load_thumbnails
-from db.metrics import EpochTime, curve_table, epoch_times, load_curves
+from db.metrics import RunTiming, curve_table, load_curves, run_timings
 from db.models import ArtifactKind, RunStatus
 from db.reports import ReportRecord, get_report, list_reports
 from db.runs import get_run, list_runs, list_studies, run_table, runs_with_model
@@ -237,9 +237,10 @@ def fetch_epoch_seconds(database: Database, run_ids: tuple[int, ...]) -> dict[in
 
 
 @st.cache_data(ttl=30, show_spinner=False, hash_funcs=HASH_FUNCS)
-def fetch_epoch_times(database: Database) -> list[EpochTime]:
+def fetch_run_timings(database: Database) -> list[RunTiming]:
+    """Past runs' epoch and start-to-finish times, for the time estimates."""
     with database.read() as session:
-        return epoch_times(session)
+        return run_timings(session)
 
 
 @st.cache_data(ttl=5, show_spinner=False, hash_funcs=HASH_FUNCS)

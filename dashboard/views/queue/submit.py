@@ -16,7 +16,7 @@ from dashboard.views.queue.config_form import (
     grid_table,
     show_problems,
 )
-from db.metrics import epoch_times
+from db.metrics import run_timings
 from db.runs import runs_by_config_hash
 from db.session import Database
 from experiment.config import ConfigError, ExperimentConfig, parse_config
@@ -53,7 +53,7 @@ def plan_grid(database: Database, configs: list[ExperimentConfig]) -> list[Plann
     """Which grid configs repeat existing runs, and how long each should take."""
     with database.read() as session:
         existing = runs_by_config_hash(session, [c.identity_hash() for c in configs])
-        history = epoch_times(session)
+        history = run_timings(session)
     return plan(configs, existing, history)
 
 

@@ -13,7 +13,7 @@ from dashboard.queries import (
     fetch_active_runs,
     fetch_attempts,
     fetch_epoch_seconds,
-    fetch_epoch_times,
+    fetch_run_timings,
     fetch_recent_runs,
     fetch_workers,
 )
@@ -85,7 +85,7 @@ def queue_panel(database: Database, active: list[RunRecord], alive: int) -> None
         st.caption("Nothing is queued.")
         return
     seconds = fetch_epoch_seconds(database, tuple(r.id for r in [*running, *queued]))
-    plan = plan_queue(running, queued, seconds, fetch_epoch_times(database), alive)
+    plan = plan_queue(running, queued, seconds, fetch_run_timings(database), alive)
     now = datetime.now(UTC)
     rows = [
         {
