@@ -47,7 +47,6 @@ def _mode_changed() -> None:
 def selection_panel(runs: pd.DataFrame) -> Selection:
     """Filters, "all matching" or "pick", and the picker table; writes the URL."""
     url_ids = [i for i in parse_ids(st.query_params.get("runs")) if i in set(runs["id"])]
-    start = RunFilter.from_params(st.query_params.to_dict())
     start_mode = url_mode(st.query_params.to_dict(), bool(url_ids))
     run_filter = filter_bar(runs, "compare.f", on_study_change=_to_all_matching)
     matching = run_filter.apply(runs)
@@ -75,7 +74,7 @@ def selection_panel(runs: pd.DataFrame) -> Selection:
 
 
 def url_mode(params: dict[str, str], picked: bool) -> str:
-    """"pick" or "all" as a URL says: picked runs or `mode=pick` pick; a filter or `all=1`
+    """ "pick" or "all" as a URL says: picked runs or `mode=pick` pick; a filter or `all=1`
     without them means every matching run; a bare `/compare` starts picking."""
     if picked or params.get("mode") == "pick":
         return "pick"

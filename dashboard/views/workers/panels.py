@@ -13,8 +13,8 @@ from dashboard.queries import (
     fetch_active_runs,
     fetch_attempts,
     fetch_epoch_seconds,
-    fetch_run_timings,
     fetch_recent_runs,
+    fetch_run_timings,
     fetch_workers,
 )
 from dashboard.tables import attempts_table

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from db.entities import RunRecord
-from db.models import RunStatus
 from db.metrics import RunTiming
+from db.models import RunStatus
 from experiment.config import ConfigError, parse_config
 from experiment.estimate import RunEstimate, duration_text, estimate_run
 
@@ -50,7 +50,9 @@ def remaining_seconds(
     estimate = _estimate(run, history)
     if estimate is None:
         return None
-    return estimate.total_seconds if run.status is RunStatus.QUEUED else left * estimate.epoch_seconds
+    return (
+        estimate.total_seconds if run.status is RunStatus.QUEUED else left * estimate.epoch_seconds
+    )
 
 
 def estimated_starts(
