@@ -97,6 +97,9 @@ def clear_run_caches() -> None:
     fetch_runs.clear()
     fetch_runs_by_ids.clear()
     fetch_studies.clear()
+    fetch_run.clear()
+    fetch_active_runs.clear()
+    fetch_recent_runs.clear()
 
 
 # A worker that has not heartbeated for this long is shown as lost (the lease grace a worker
