@@ -146,6 +146,14 @@ def fetch_thumbnails(
         return load_thumbnails(session, run_id, list(positions))
 
 
+@st.cache_data(ttl=300, max_entries=8, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_all_thumbnails(database: Database, run_id: int) -> tuple[bytes, ...]:
+    """Every stored validation thumbnail of a run (what Predict compares uploads with)."""
+    with database.read() as session:
+        positions = [record.position for record in load_predictions(session, [run_id])]
+        return tuple(load_thumbnails(session, run_id, positions).values())
+
+
 @st.cache_data(ttl=10, show_spinner=False, hash_funcs=HASH_FUNCS)
 def fetch_model_meta(database: Database, run_id: int) -> dict[str, Any] | None:
     """The stored model's metadata (classes, size, summary) without its bytes; None if none."""

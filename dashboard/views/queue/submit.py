@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard.actions import queue_configs
 from dashboard.auth import can_write
 from dashboard.queries import fetch_run_timings
-from dashboard.text import id_span, run_anchor
+from dashboard.text import MISSING, id_span, run_anchor
 from dashboard.views.queue.config_form import (
     config_from_form,
     expand_grid,
@@ -89,7 +89,7 @@ def batch_panel(database: Database) -> None:
         table = preview_table(raw)
         table["same as run"] = [", ".join(map(str, p.duplicate_of)) for p in planned]
         table["est. time"] = [duration_text(p.estimated_seconds) for p in planned]
-        st.dataframe(table, hide_index=True, placeholder="-", key="queue.preview")
+        st.dataframe(table, hide_index=True, placeholder=MISSING, key="queue.preview")
         repeats = sum(bool(p.duplicate_of) for p in planned)
         st.caption(
             f"{repeats} of {count} repeat a queued, running or succeeded run; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.queries import fetch_run_curves
+from dashboard.text import MISSING
 from dashboard.views.run.figures import Figures, learning_rate_figure, run_curves_figure
 from db.entities import RunRecord
 from db.session import Database
@@ -36,4 +37,4 @@ def curves_panel(database: Database, run: RunRecord, figures: Figures) -> None:
     if not seconds.empty:
         right.metric("mean epoch time", f"{seconds.mean():.1f} s")
     with st.expander("Per-epoch numbers"):
-        st.dataframe(curves, hide_index=True, key="run.curves.table")
+        st.dataframe(curves, hide_index=True, placeholder=MISSING, key="run.curves.table")
