@@ -247,7 +247,7 @@ def fetch_epoch_seconds(database: Database, run_ids: tuple[int, ...]) -> dict[in
     return seconds
 
 
-@st.cache_data(ttl=30, show_spinner=False, hash_funcs=HASH_FUNCS)
+@st.cache_data(ttl=5, show_spinner=False, hash_funcs=HASH_FUNCS)
 def fetch_run_timings(database: Database) -> list[RunTiming]:
     """Past runs' epoch and start-to-finish times, for the time estimates."""
     with database.read() as session:

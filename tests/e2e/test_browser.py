@@ -177,7 +177,7 @@ def test_queue_train_predict_compare_and_share(
     ticks = chart.locator(".ytick text")  # one bar per class, the most likely first
     expect(ticks).to_have_count(len(classes))
     assert sorted(ticks.all_text_contents()) == classes
-    verdict = rf"^({'|'.join(map(re.escape, classes))}) · \d+\.\d%$"
+    verdict = rf"^({'|'.join(map(re.escape, classes))}) · \d+\.\d%( · not confident)?$"
     expect(page.get_by_text(re.compile(verdict))).to_be_visible()
     expect(page.get_by_test_id("stImageCaption").filter(has_text=photo.name)).to_be_visible()
     errors = page.get_by_test_id("stAlertContentError")
@@ -266,6 +266,11 @@ def two_finished(live_lab: LiveLab) -> tuple[int, int]:
     pytest.fail(f"runs {ids} did not succeed\n{live_lab.log_tail()}")
 
 
+def run_mode(page: Page) -> Locator:
+    """Compare's "Runs to compare" choice that is on: "All N matching" or "Pick runs"."""
+    return page.get_by_role("radiogroup", name="Runs to compare").get_by_role("radio", checked=True)
+
+
 def selected_tab(page: Page) -> Locator:
     return page.get_by_role("tab", selected=True)
 
@@ -326,10 +331,9 @@ def test_a_status_filter_share_link_opens_the_same_view(
 ) -> None:
     """Status "succeeded" on a bare Compare keeps "Pick runs"; its link, opened fresh, too."""
     open_page(page, live_lab, "/compare", "Compare runs")
-    page.get_by_test_id("stButtonGroup").get_by_role("button", name="succeeded").click()
+    page.get_by_role("toolbar", name="Status").get_by_role("button", name="succeeded").click()
     settled(page)
-    active = page.get_by_test_id("stBaseButton-segmented_controlActive")
-    expect(active).to_have_text("Pick runs")
+    expect(run_mode(page)).to_have_text("Pick runs")
     expect(page.get_by_text("Pick runs to compare, or a whole study.")).to_be_visible()
     share = page.get_by_test_id("stCaptionContainer").filter(has_text="Share this view")
     expect(share).to_contain_text("status=succeeded")
@@ -338,17 +342,18 @@ def test_a_status_filter_share_link_opens_the_same_view(
 
     shared = new_page()
     open_page(shared, live_lab, found.group(1), "Compare runs")
-    expect(shared.get_by_test_id("stBaseButton-segmented_controlActive")).to_have_text("Pick runs")
+    expect(run_mode(shared)).to_have_text("Pick runs")
     expect(shared.get_by_text("Pick runs to compare, or a whole study.")).to_be_visible()
 
     # "All matching" with the same filter: the link opens the curves of every succeeded run.
-    page.get_by_test_id("stBaseButton-segmented_control").filter(has_text="matching").click()
+    modes = page.get_by_role("radiogroup", name="Runs to compare")
+    modes.get_by_role("radio", name=re.compile("matching")).click()
     settled(page)
     found = re.search(r"Share this view:\s*(\S+)", share.inner_text())
     assert found, share.inner_text()
     again = new_page()
     open_page(again, live_lab, found.group(1), "Compare runs")
-    expect(again.get_by_test_id("stBaseButton-segmented_controlActive")).to_contain_text("matching")
+    expect(run_mode(again)).to_contain_text("matching")
     expect(again.locator(".js-plotly-plot g.trace path.js-line").first).to_be_attached()
 
 

@@ -19,7 +19,7 @@ from dashboard.views.queue.config_form import (
 from db.metrics import RunTiming
 from db.session import Database
 from experiment.config import ConfigError, ExperimentConfig, parse_config
-from experiment.estimate import dataset_images, duration_text, estimate_run
+from experiment.estimate import dataset_images, duration_text, estimate_run, images_per_second
 from experiment.presets import CPU_START, REPORT_BEST
 
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -71,11 +71,16 @@ def epoch_text(config: ExperimentConfig, history: list[RunTiming]) -> str:
 def cost_text(config: ExperimentConfig, history: list[RunTiming]) -> str:
     """The estimate for this run on the lab's workers, or why there is none yet."""
     estimate = estimate_run(config, history)
-    if estimate is None:
+    if estimate is None and images_per_second(config, history) is None:
         return (
             f"No time estimate yet: no {config.architecture} run has finished on this lab's "
             "workers. After the first one, this says how long a run takes (on a CPU, 224 px "
             "costs about four times 112 px)."
+        )
+    if estimate is None:
+        return (
+            "No time estimate yet: how many images an epoch sees is known once a run on this "
+            "dataset has finished (or set the steps per epoch)."
         )
     return (
         f"On this lab's workers: about {duration_text(estimate.total_seconds)} "
