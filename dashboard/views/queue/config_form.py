@@ -199,8 +199,11 @@ def seed_form(defaults: Mapping[str, Any], *, replace: bool = False) -> None:
 class _Inputs:
     """Draws one widget per flat key, picking the widget from the value's type.
 
-    Values live in session state (`seed_form`), so a preset button can replace them all; a
-    widget that also got a default would make Streamlit warn about two sources.
+    Values live in session state (`seed_form`), so a preset button can replace them all. Each
+    widget also gets the same value as its default: the browser shows a widget's default when
+    it (re)creates one, and a number field created while a rerun interrupted the run that set
+    its state would otherwise show (and send back) 0. Streamlit's warning about a widget with
+    both is switched off in `.streamlit/config.toml` for that reason.
     """
 
     def __init__(self, defaults: Mapping[str, Any]) -> None:
@@ -209,18 +212,23 @@ class _Inputs:
 
     def __call__(self, key: str, label: str, container: Any = st) -> None:
         default = self.defaults[key]
+        current = st.session_state.get(KEY_PREFIX + key, default)
         options = _choices(key)
         common = {"key": KEY_PREFIX + key, "help": FIELD_HELP.get(key)}
         if options is not None:
-            value = container.selectbox(label, options, **common)
+            index = options.index(current) if current in options else 0
+            value = container.selectbox(label, options, index=index, **common)
         elif isinstance(default, bool):
-            value = container.checkbox(label, **common)
+            value = container.checkbox(label, value=bool(current), **common)
         elif isinstance(default, int):
-            value = container.number_input(label, step=1, **common)
+            value = container.number_input(label, value=int(current), step=1, **common)
         elif isinstance(default, float):
-            value = container.number_input(label, step=STEPS.get(key, 0.1), format="%g", **common)
+            step = STEPS.get(key, 0.1)
+            value = container.number_input(
+                label, value=float(current), step=step, format="%g", **common
+            )
         else:
-            value = container.text_input(label, **common)
+            value = container.text_input(label, value=str(current), **common)
         self.values[key] = value
 
 
