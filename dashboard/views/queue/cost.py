@@ -73,8 +73,8 @@ def cost_text(config: ExperimentConfig, history: list[RunTiming]) -> str:
     estimate = estimate_run(config, history)
     if estimate is None and images_per_second(config, history) is None:
         return (
-            f"No time estimate yet: no {config.architecture} run has finished on this lab's "
-            "workers. After the first one, this says how long a run takes (on a CPU, 224 px "
+            f"No time estimate yet: no finished {config.architecture} run to take its speed "
+            "from. After the first one, this says how long a run takes (on a CPU, 224 px "
             "costs about four times 112 px)."
         )
     if estimate is None:
@@ -83,7 +83,7 @@ def cost_text(config: ExperimentConfig, history: list[RunTiming]) -> str:
             "dataset has finished (or set the steps per epoch)."
         )
     return (
-        f"On this lab's workers: about {duration_text(estimate.total_seconds)} "
+        f"On this lab's workers: {duration_text(estimate.total_seconds)} "
         f"({duration_text(estimate.epoch_seconds)} an epoch x {estimate.epochs}, plus "
         f"{duration_text(estimate.overhead_seconds)} of start-up and evaluation); early "
         "stopping can end it sooner."
