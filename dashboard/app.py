@@ -16,7 +16,9 @@ import streamlit as st  # noqa: E402
 
 from dashboard.auth import account_sidebar, require_viewer  # noqa: E402
 from dashboard.nav import sections  # noqa: E402
+from tf_logging import quiet_tensorflow  # noqa: E402
 
+quiet_tensorflow()  # Predict and the augmentation preview import TensorFlow on first use
 st.set_page_config(page_title="Weather Lab", page_icon=":material/cloud:", layout="wide")
 page = st.navigation(sections())
 account_sidebar()

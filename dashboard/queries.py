@@ -29,7 +29,7 @@ from dashboard.text import run_label
 from db.artifacts import load_artifact, load_artifact_meta
 from db.entities import RunRecord
 from db.evaluation import load_predictions, load_thumbnails
-from db.metrics import EpochTime, curve_table, epoch_times, load_curves
+from db.metrics import RunTiming, curve_table, load_curves, run_timings
 from db.models import ArtifactKind, RunStatus
 from db.reports import ReportRecord, get_report, list_reports
 from db.runs import get_run, list_runs, list_studies, run_table, runs_with_model
@@ -97,6 +97,9 @@ def clear_run_caches() -> None:
     fetch_runs.clear()
     fetch_runs_by_ids.clear()
     fetch_studies.clear()
+    fetch_run.clear()
+    fetch_active_runs.clear()
+    fetch_recent_runs.clear()
 
 
 # A worker that has not heartbeated for this long is shown as lost (the lease grace a worker
@@ -141,6 +144,14 @@ def fetch_thumbnails(
 ) -> dict[int, bytes]:
     with database.read() as session:
         return load_thumbnails(session, run_id, list(positions))
+
+
+@st.cache_data(ttl=300, max_entries=8, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_all_thumbnails(database: Database, run_id: int) -> tuple[bytes, ...]:
+    """Every stored validation thumbnail of a run (what Predict compares uploads with)."""
+    with database.read() as session:
+        positions = [record.position for record in load_predictions(session, [run_id])]
+        return tuple(load_thumbnails(session, run_id, positions).values())
 
 
 @st.cache_data(ttl=10, show_spinner=False, hash_funcs=HASH_FUNCS)
@@ -236,10 +247,11 @@ def fetch_epoch_seconds(database: Database, run_ids: tuple[int, ...]) -> dict[in
     return seconds
 
 
-@st.cache_data(ttl=30, show_spinner=False, hash_funcs=HASH_FUNCS)
-def fetch_epoch_times(database: Database) -> list[EpochTime]:
+@st.cache_data(ttl=5, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_run_timings(database: Database) -> list[RunTiming]:
+    """Past runs' epoch and start-to-finish times, for the time estimates."""
     with database.read() as session:
-        return epoch_times(session)
+        return run_timings(session)
 
 
 @st.cache_data(ttl=5, show_spinner=False, hash_funcs=HASH_FUNCS)

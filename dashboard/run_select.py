@@ -17,6 +17,7 @@ import streamlit as st
 from dashboard.knobs import FILTER_KNOBS, format_value, sorted_values
 from dashboard.run_filter import RunFilter
 from dashboard.tables import column_config
+from dashboard.text import MISSING
 from db.models import RunStatus
 
 STATUSES: tuple[str, ...] = tuple(status.value for status in RunStatus)
@@ -39,16 +40,12 @@ def filter_bar(
     Widgets take their first value from the URL; `prefix` keeps two pages' widgets apart.
     """
     start = RunFilter.from_params(st.query_params.to_dict())
-    text_col, status_col, study_col, tag_col, knob_col = st.columns(
-        [3, 2, 2, 1.6, 2.4], vertical_alignment="bottom"
+    text_col, study_col, tag_col, knob_col = st.columns(
+        [3.4, 2.2, 1.8, 2.6], vertical_alignment="bottom"
     )
     text = text_col.text_input(
         "Search", value=start.text, key=f"{prefix}.q", placeholder="name words or field=value",
         help=SEARCH_HELP,
-    )  # fmt: skip
-    statuses = status_col.multiselect(
-        "Status", STATUSES, default=[s for s in start.statuses if s in STATUSES],
-        key=f"{prefix}.status", placeholder="any status",
     )  # fmt: skip
     studies = ["", *sorted(runs["study"].dropna().unique())]
     study = study_col.selectbox(
@@ -62,6 +59,12 @@ def filter_bar(
         placeholder="any tag",
     )  # fmt: skip
     knobs = _knob_filters(runs, prefix, dict(start.knobs), knob_col)
+    # Pills, not a multiselect: every status stays readable whatever is picked.
+    statuses = st.pills(
+        "Status", STATUSES, selection_mode="multi",
+        default=[s for s in start.statuses if s in STATUSES], key=f"{prefix}.status",
+        help="Runs in any of the picked statuses; none picked: every status.",
+    )  # fmt: skip
     return RunFilter(text.strip(), tuple(statuses), study, tuple(chosen_tags), knobs)
 
 
@@ -130,7 +133,7 @@ def selection_table(
         hide_index=True,
         on_select="rerun",
         selection_mode="multi-row",
-        placeholder="–",
+        placeholder=MISSING,
         key=key,
         column_order=[c for c in table.columns if c != "id"],  # the `open` link shows the id
         **dataframe_args,

@@ -83,6 +83,15 @@ def url_param(key: str) -> str | None:
     return st.query_params.get(key)
 
 
+def url_fraction(key: str, default: float) -> float:
+    """`?key=`'s value as a number in [0, 1], or `default` when absent or not one."""
+    try:
+        value = float(url_param(key) or "nan")
+    except ValueError:
+        return default
+    return value if 0.0 <= value <= 1.0 else default
+
+
 def url_index(key: str, options: Sequence[str | int]) -> int:
     """Position of `?key=`'s value among a widget's options (0 when absent or unknown)."""
     texts = [str(option) for option in options]

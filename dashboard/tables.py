@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.text import RUN_LINK_TEXT
+from dashboard.text import MISSING, RUN_LINK_TEXT
 
 
 def column_config() -> dict[str, Any]:
@@ -19,26 +19,26 @@ def column_config() -> dict[str, Any]:
         "open": st.column_config.LinkColumn(
             "run", display_text=RUN_LINK_TEXT, width="small", help="Open the run's page"
         ),
-        "name": st.column_config.TextColumn("name", width="medium"),
-        "status": st.column_config.TextColumn("status", width="small"),
+        "name": st.column_config.TextColumn("name", width=230),
+        "status": st.column_config.TextColumn("status", width=90),
         "learning_rate": number("lr", format="%g"),
         "batch_size": number("batch", format="%d"),
         "image_size": number("px", format="%d"),
         "augmented": st.column_config.CheckboxColumn("aug"),
         "seed": number("seed", format="%d", width="small"),
         "progress": st.column_config.ProgressColumn(
-            "progress", min_value=0.0, max_value=1.0, format="percent", width="small"
+            "progress", min_value=0.0, max_value=1.0, format="percent", width=95
         ),
         "epochs_text": st.column_config.TextColumn("epochs", width="small"),
-        "best_val_accuracy": number("best val acc", format="%.3f"),
+        "best_val_accuracy": number("best val acc", format="%.3f", width=95),
         "best_epoch": number("best epoch", format="%d"),
         "best_val_accuracy_epoch": number("@ epoch", format="%d", width="small"),
-        "last_val_accuracy": number("last val acc", format="%.3f"),
+        "last_val_accuracy": number("last val acc", format="%.3f", width=95),
         "last_val_accuracy_epoch": number("@ epoch", format="%d", width="small"),
         "min_val_loss": number("min val loss", format="%.4f"),
         "min_val_loss_epoch": number("@ epoch", format="%d", width="small"),
         "train_seconds": number("train s", format="%.0f"),
-        "stop_reason": st.column_config.TextColumn("stopped by"),
+        "stop_reason": st.column_config.TextColumn("stopped by", width=115),
         "stop_detail": st.column_config.TextColumn("stop detail", width="large"),
         "tags": st.column_config.TextColumn("tags"),
         "created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
@@ -58,7 +58,7 @@ def attempts_table(attempts: pd.DataFrame, *, key: str) -> None:
     st.dataframe(
         attempts,
         hide_index=True,
-        placeholder="–",
+        placeholder=MISSING,
         column_config={
             "run_id": st.column_config.NumberColumn("run", format="%d"),
             "run": st.column_config.LinkColumn("run", display_text=RUN_LINK_TEXT, width="small"),

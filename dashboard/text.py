@@ -13,6 +13,8 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>|~$])")
 RUN_LINK = "run?id="
 # A LinkColumn's `display_text` for run links: shows the id.
 RUN_LINK_TEXT = r"run\?id=(\d+)"
+# What every table, metric and caption shows for a value that does not exist (yet).
+MISSING = "-"
 
 
 def md_escape(text: str) -> str:
@@ -40,6 +42,18 @@ def run_links(ids: pd.Series) -> pd.Series:
     return RUN_LINK + ids.astype(int).astype(str)
 
 
+def run_anchor(run_id: int, text: str | None = None) -> str:
+    """A Markdown link to the run's page: `[run 12](run?id=12)` (relative, as RUN_LINK)."""
+    return f"[{text or f'run {run_id}'}]({RUN_LINK}{int(run_id)})"
+
+
 def id_span(ids: list[int]) -> str:
-    """`run 3` or `runs 3–10`: the ids a queue action created."""
-    return f"run {ids[0]}" if len(ids) == 1 else f"runs {ids[0]}–{ids[-1]}"
+    """`run 3` or `runs 3–10`, each id a link to its run: the ids a queue action created."""
+    if len(ids) == 1:
+        return run_anchor(ids[0])
+    return f"runs {run_anchor(ids[0], str(ids[0]))}–{run_anchor(ids[-1], str(ids[-1]))}"
+
+
+def fraction(value: Any, digits: int = 3) -> str:
+    """`0.912` for a number, MISSING for None or NaN."""
+    return MISSING if value is None or pd.isna(value) else f"{float(value):.{digits}f}"

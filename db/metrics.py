@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 
 from db.driver_rows import driver_rows
 from db.entities import EpochRecord, StepRecord
-from db.models import EpochMetric, MetricAxis, MetricSeries, Run, RunSource, StepMetric
+from db.models import (
+    EpochMetric,
+    MetricAxis,
+    MetricSeries,
+    Run,
+    RunSource,
+    RunStatus,
+    StepMetric,
+    ValidationPrediction,
+)
 from db.queue import update_held_run
 
 # What the lab's own workers record for every epoch, and what the dashboard's curves read.
@@ -260,32 +269,73 @@ def load_curves(session: Session, run_ids: Sequence[int]) -> list[EpochRecord]:
 
 
 @dataclass(frozen=True)
-class EpochTime:
-    """Mean seconds per epoch seen for one (architecture, image size, batch size)."""
+class RunTiming:
+    """How long one run took, with what decides it: the facts time estimates are built from."""
 
     architecture: str
     image_size: int
     batch_size: int
-    seconds: float
-    epochs: int
+    dataset: str
+    steps_per_epoch: int | None  # None: one pass over the training split
+    validation_steps: int | None  # None: the whole validation split
+    validation_split: float
+    validation_images: int  # the stored verdicts on the validation split (0 before evaluation)
+    epochs: int  # epochs with a recorded time
+    first_epoch_seconds: float | None  # includes tracing the training step
+    steady_epoch_seconds: float | None  # mean of the epochs after the first
+    run_seconds: float | None  # start to finish of a succeeded run's only attempt
 
 
-def epoch_times(session: Session) -> list[EpochTime]:
-    """Past epoch durations of queued runs grouped by the knobs that decide them, for time
-    estimates (scripts and imports lack those knobs)."""
-    seconds = EpochMetric.metrics["epoch_seconds"].as_float()
-    rows = session.execute(
-        select(
-            Run.architecture,
-            Run.image_size,
-            Run.batch_size,
-            func.avg(seconds),
-            func.count(EpochMetric.id),
-        )
-        .join(Run, Run.id == EpochMetric.run_id)
-        .where(seconds.is_not(None), EpochMetric.epoch > 1, Run.source == RunSource.QUEUED)
-        .group_by(Run.architecture, Run.image_size, Run.batch_size)
+def run_timings(session: Session, limit: int = 500) -> list[RunTiming]:
+    """The newest runs with timed epochs (at most `limit`), newest first, for time estimates.
+
+    A run's whole time is kept only for a succeeded first attempt: a resumed run's clock
+    started at its last claim, a failed one may have stopped anywhere.
+    """
+    timed = EpochMetric.metrics["epoch_seconds"].as_float()
+    later = EpochMetric.epoch > 1
+    verdicts = (
+        select(func.count(ValidationPrediction.id))
+        .where(ValidationPrediction.run_id == Run.id)
+        .scalar_subquery()
     )
-    return [
-        EpochTime(a, size, batch, float(seconds), int(n)) for a, size, batch, seconds, n in rows
-    ]
+    columns = (
+        Run.architecture, Run.image_size, Run.batch_size, Run.dataset, Run.config,
+        Run.status, Run.attempt, Run.started_at, Run.finished_at, verdicts,
+        func.count(timed),
+        func.sum(case((EpochMetric.epoch == 1, timed))),
+        func.sum(case((later, timed))),
+        func.count(case((later, timed))),
+    )  # fmt: skip
+    rows = session.execute(
+        select(*columns)
+        .join(EpochMetric, EpochMetric.run_id == Run.id)
+        # Scripts and imports lack the knobs an estimate needs (and no worker trains them).
+        .where(timed.is_not(None), Run.source == RunSource.QUEUED)
+        .group_by(Run.id)
+        .order_by(Run.id.desc())
+        .limit(limit)
+    )
+    timings = []
+    for (
+        architecture, image_size, batch_size, dataset, config, status, attempt, started,
+        finished, validation_images, epochs, first, later_sum, later_count,
+    ) in rows:  # fmt: skip
+        whole = status == RunStatus.SUCCEEDED and attempt == 1 and started and finished
+        timings.append(
+            RunTiming(
+                architecture=architecture,
+                image_size=image_size,
+                batch_size=batch_size,
+                dataset=dataset,
+                steps_per_epoch=config.get("steps_per_epoch"),
+                validation_steps=config.get("validation_steps"),
+                validation_split=float(config.get("validation_split", 0.2)),
+                validation_images=int(validation_images or 0),
+                epochs=int(epochs),
+                first_epoch_seconds=None if first is None else float(first),
+                steady_epoch_seconds=float(later_sum) / later_count if later_count else None,
+                run_seconds=(finished - started).total_seconds() if whole else None,
+            )
+        )
+    return timings

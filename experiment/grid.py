@@ -32,11 +32,23 @@ def set_dotted(target: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _label(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{k}={_label(v)}" for k, v in value.items()) + "}"
+    if value is None or value is False:
+        return "off"
+    if value is True:
+        return "on"
     if isinstance(value, list | tuple):
         return "[" + ",".join(_label(v) for v in value) + "]"
-    return "off" if value is None else str(value)
+    return str(value)
+
+
+def name_parts(key: str, value: Any) -> list[str]:
+    """How a grid value reads in a run's name: `optimizer=sgd`, `augmentation=off` for an
+    empty (or null) section, `augmentation.horizontal_flip=on` for what a section sets."""
+    if isinstance(value, Mapping):
+        if not value:
+            return [f"{key}=off"]
+        return [part for k, v in value.items() for part in name_parts(f"{key}.{k}", v)]
+    return [f"{key}={_label(value)}"]
 
 
 def _check_grid(grid: Any, variants: Any) -> list[tuple[str, str]]:
@@ -98,7 +110,7 @@ def expand(
             labels = []
             for key, value in [*zip(keys, combo, strict=True), *variant.items()]:
                 set_dotted(data, key, copy.deepcopy(value))
-                labels.append(f"{key}={_label(value)}")
+                labels.extend(name_parts(key, value))
             if not single:
                 data.setdefault("study", base.get("name"))
                 data["name"] = f"{base.get('name', 'run')} [{', '.join(labels)}]"

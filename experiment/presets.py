@@ -1,4 +1,4 @@
-"""Presets: the report's best setting (the Queue form's defaults) and its whole study."""
+"""Presets: the report's best setting, a CPU-sized start for the Queue form, the whole study."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ REPORT_BEST: dict[str, Any] = {
     "reduce_lr": {"monitor": "val_loss", "factor": 0.1, "patience": 3, "min_delta": 1e-4},
     "min_accuracy": {"monitor": "accuracy", "threshold": 0.94},
 }
+
+# The report's best setting at a size a laptop's CPU trains in minutes: the Queue form's start
+# (and the study's baseline at `--image-size 112 --epochs-scale 0.2`).
+CPU_START: dict[str, Any] = {**REPORT_BEST, "name": "quick-start", "image_size": 112, "epochs": 10}
 
 # Each comparison of the study varies one knob from the best setting.
 REPORT_COMPARISONS: dict[str, list[dict[str, Any]]] = {

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from db import searches as db_searches
-from db.metrics import EpochTime
+from db.metrics import RunTiming
 from db.models import RunStatus
 from db.searches import SearchProgress, SearchRecord, TrialRecord
 from experiment.config import ExperimentConfig
-from experiment.estimate import estimate_epoch_seconds
+from experiment.estimate import estimate_run
 from experiment.search_space import SearchSpec
 
 if TYPE_CHECKING:
@@ -206,13 +206,15 @@ def describe_search(spec: SearchSpec) -> list[str]:
 
 
 def estimate_search_seconds(
-    spec: SearchSpec, planned: Sequence[PlannedTrial], history: Sequence[EpochTime]
+    spec: SearchSpec, planned: Sequence[PlannedTrial], history: Sequence[RunTiming]
 ) -> float | None:
-    """An upper bound on the search's training time from past epochs of similar runs (the
-    slowest of the first suggestions, at the most epochs, times the budget); None if no past
-    epoch is comparable."""
-    seconds = [estimate_epoch_seconds(t.config, history) for t in planned if t.config is not None]
-    known = [s for s in seconds if s is not None]
+    """An upper bound on the search's training time from past runs (`db.metrics.run_timings`):
+    the slowest of the first suggestions, at the most epochs, times the budget; None if no
+    past run is comparable."""
+    estimates = [estimate_run(t.config, history) for t in planned if t.config is not None]
+    known = [
+        e.overhead_seconds + spec.max_epochs * e.epoch_seconds for e in estimates if e is not None
+    ]
     if not known:
         return None
-    return max(known) * spec.max_epochs * spec.budget
+    return max(known) * spec.budget

@@ -17,12 +17,12 @@ from typing import Any
 
 from db import queue
 from db.artifact_store import ArtifactStoreError, open_store
-from db.metrics import epoch_times
+from db.metrics import run_timings
 from db.migrate import SchemaMismatch
 from db.runs import list_runs, runs_by_config_hash
 from db.session import Database, DatabaseUnavailable, DatabaseUrlError
 from experiment.config import ConfigError, ExperimentConfig
-from experiment.estimate import PlannedRun, plan
+from experiment.estimate import PlannedRun, duration_text, plan, total_text
 from experiment.metrics import MetricDirectionsError
 from settings import Settings, SettingsError
 from trainer import curves_command, exit_codes
@@ -73,22 +73,19 @@ def preview(database: Database, configs: list[ExperimentConfig]) -> list[Planned
     """Which configs repeat an existing run, and how long each should take."""
     with database.read() as session:
         existing = runs_by_config_hash(session, [c.identity_hash() for c in configs])
-        history = epoch_times(session)
+        history = run_timings(session)
     return plan(configs, existing, history)
 
 
 def _print_plan(planned: list[PlannedRun]) -> None:
-    total = sum(p.estimated_seconds or 0 for p in planned)
-    unknown = sum(p.estimated_seconds is None for p in planned)
     duplicates = sum(bool(p.duplicate_of) for p in planned)
     print(
-        f"{len(planned)} run(s); {duplicates} repeat existing runs; "
-        f"estimated at most {total / 60:.1f} min" + (f" (+{unknown} unknown)" if unknown else ""),
+        f"{len(planned)} run(s); {duplicates} repeat existing runs; {total_text(planned)}",
         file=sys.stderr,
     )
     for p in planned:
         same = f"  (same as run {', '.join(map(str, p.duplicate_of))})" if p.duplicate_of else ""
-        print(f"  {p.config.name}{same}", file=sys.stderr)
+        print(f"  {p.config.name}: {duration_text(p.estimated_seconds)}{same}", file=sys.stderr)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from db import searches as db_searches
-from db.metrics import epoch_times
+from db.metrics import run_timings
 from db.session import Database
 from experiment.search_space import SearchSpec, format_value
 from experiment.search_views import describe_search, estimate_search_seconds, trial_rows
@@ -35,7 +35,7 @@ def queue_search(database: Database, spec: SearchSpec, *, dry_run: bool) -> int:
         print(line, file=sys.stderr)
     with database.read() as session:
         notes = search_warnings(session, spec)
-        history = epoch_times(session)
+        history = run_timings(session)
     for note in notes:
         print(f"warning: {note}", file=sys.stderr)
     if dry_run:

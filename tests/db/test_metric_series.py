@@ -14,13 +14,13 @@ from db.imports import imported_as, save_imported_run
 from db.metrics import (
     CURVE_FIELDS,
     curve_table,
-    epoch_times,
     metric_columns,
     metric_names,
     metric_table,
     record_epoch,
     record_steps,
     reset_progress,
+    run_timings,
 )
 from db.models import MetricAxis, Run, RunSource, RunStatus
 from db.runs import get_run
@@ -161,7 +161,7 @@ def test_an_imported_run_is_finished_with_its_summary_and_series(database: Datab
         assert metric_names(session, [run_id]) == {"auc": 1, "epoch_seconds": 1, "val_accuracy": 1}
         assert metric_table(session, [run_id], ["loss"], MetricAxis.STEP)[0][1:3] == (10, 0.3)
         assert imported_as(session, "h" * 64) == {run_id: "tb"}
-        assert epoch_times(session) == []  # imports do not feed time estimates
+        assert run_timings(session) == []  # imports do not feed time estimates
     assert run is not None and run.status is RunStatus.SUCCEEDED
     assert run.source is RunSource.IMPORT and run.stop_reason is not None
     assert (run.epochs_done, run.best_val_accuracy, run.best_epoch) == (3, 0.8, 2)

@@ -76,13 +76,14 @@ def _free_port() -> int:
 
 def _lab_environment(folder: Path, database_url: str) -> dict[str, str]:
     env = dict(os.environ)
+    # TensorFlow's log level as a user's shell has it: the test checks the terminal is quiet.
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     # Local mode: no sign-in, whatever the developer's shell has configured.
     for name in ("LAB_PASSWORD", "LAB_PRIVATE", "LAB_DATASET"):
         env.pop(name, None)
     env.update(
         DATABASE_URL=database_url,
         LAB_VAR_DIR=str(folder / "var"),
-        TF_CPP_MIN_LOG_LEVEL="3",
         PYTHONUNBUFFERED="1",
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
     )

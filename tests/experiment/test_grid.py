@@ -9,6 +9,7 @@ import pytest
 from experiment.config import ConfigError
 from experiment.configfile import load_config_file, parse_yaml
 from experiment.grid import MAX_GRID_RUNS, expand
+from experiment.presets import report_study
 
 
 def test_grid_is_the_cartesian_product() -> None:
@@ -92,3 +93,20 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     """A file that does not exist is reported, not raised as OSError."""
     with pytest.raises(ConfigError, match="cannot read"):
         load_config_file(tmp_path / "nope.yaml")
+
+
+def test_grid_names_read_well() -> None:
+    """Sections read as off or as the dotted fields they set; booleans as on/off."""
+    configs = expand(
+        {"name": "g"},
+        {
+            "augmentation": [{}, {"horizontal_flip": True, "rotation_range": 5}],
+            "deterministic": [False],
+        },
+    )
+    assert [c.name for c in configs] == [
+        "g [augmentation=off, deterministic=off]",
+        "g [augmentation.horizontal_flip=on, augmentation.rotation_range=5, deterministic=off]",
+    ]
+    names = [c.name for c in report_study(image_size=112, epochs_scale=0.2)]
+    assert "report [augmentation=off]" in names

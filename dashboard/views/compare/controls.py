@@ -16,6 +16,7 @@ from dashboard.views.compare.curve_data import SERIES
 from dashboard.views.compare.figures import DEFAULT_METRICS, SERIES_TITLES, CurveOptions
 
 TABS = {"Curves": "", "Table": "table", "Parallel coordinates": "parallel"}
+TAB_KEY = "compare.tab"
 
 
 BANDS: dict[str, str] = {"none": "each run", "minmax": "mean, min–max band", "std": "mean ± std"}
@@ -106,13 +107,20 @@ def _display_widgets() -> tuple[float, str, bool, bool]:
 
 def view_tabs() -> tuple[str, DeltaGenerator]:
     """Curves / Table / Parallel coordinates: the open tab's label and container (only the
-    open tab's content runs). Writes `?tab=`."""
+    open tab's content runs). Writes `?tab=`.
+
+    The tabs take no `default`: Streamlit counts `default` in the widget's identity, so a
+    default read from `?tab=` (which this function rewrites after every switch) gave the tabs a
+    new identity after each switch, and the browser's next click went to the old one and was
+    lost. The URL seeds the tab through session state instead, once per visit.
+    """
     labels = list(TABS)
-    wanted = labels[url_index("tab", list(TABS.values()))]
-    tabs = st.tabs(labels, default=wanted, key="compare.tab", on_change="rerun")
+    if TAB_KEY not in st.session_state:
+        st.session_state[TAB_KEY] = labels[url_index("tab", list(TABS.values()))]
+    tabs = st.tabs(labels, key=TAB_KEY, on_change="rerun")
     label, container = next(
         ((lab, tab) for lab, tab in zip(labels, tabs, strict=True) if tab.open),
-        (wanted, tabs[labels.index(wanted)]),
+        (labels[0], tabs[0]),
     )
     set_url_params(tab=TABS[label] or None)
     return label, container

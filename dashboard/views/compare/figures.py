@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb, qualitative
 
+from dashboard.axes import epoch_ticks
 from dashboard.knobs import KNOBS, differing, format_value, sort_key
 from dashboard.views.compare import curve_data
 from dashboard.views.compare.curve_data import SERIES, Band, Matrix, XAxis
@@ -470,7 +471,12 @@ def compare_figure(
             }
         )
         return _figure([], grid)
-    data = curve_data.with_wall_time(data) if options.x == "wall" else data
+    if options.x == "wall":
+        data = curve_data.with_wall_time(data)
+    else:  # whole epochs on every panel's x axis
+        ticks = epoch_ticks(int(data["epoch"].max()))
+        for name in [key for key in grid if key.startswith("xaxis")]:
+            grid[name].update(ticks)
     runs = runs.reset_index(drop=True)
     groups = line_groups(runs, options.color_by, options.dash_by)
     colors = np.empty(len(runs), dtype=object)

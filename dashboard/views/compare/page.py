@@ -25,6 +25,7 @@ chosen = set(selection.ids)
 selected = runs[runs["id"].isin(chosen)]  # newest first, whatever order they were picked in
 if selected.empty:
     st.info("Pick runs to compare, or a whole study.", icon=":material/info:")
+    st.caption(f"Share this view: `{share_path('compare')}`")
     st.stop()
 
 active = selected["status"].isin(["running", "queued"])

@@ -4,6 +4,7 @@ URL parameters (all optional; defaults are left out so links stay short):
 
 * which runs: `runs=3,5,8` (picked), or a filter (`q`, `status`, `study`, `tag`, a key
   hyper-parameter such as `optimizer=adam,sgd`) meaning every matching run, or `all=1`;
+  `mode=pick` keeps a filter in "pick" mode when nothing is picked yet;
 * the view: `tab=table|parallel`;
 * the curves: `metrics=val_accuracy,val_loss`, `color=optimizer|run`, `dash=batch_size`,
   `band=minmax|std`, `smooth=0.6`, `x=wall`, `logy=1`, `best=0`.
@@ -22,6 +23,7 @@ from dashboard.queries import fetch_curves, fetch_runs_by_ids
 from dashboard.report_button import save_report_button
 from dashboard.state import share_path
 from dashboard.tables import column_config
+from dashboard.text import MISSING
 from dashboard.views.compare import figures as charts
 from dashboard.views.compare.curve_data import run_metrics
 from dashboard.views.compare.diff_table import diff_table, highlight_css, styled
@@ -87,10 +89,20 @@ def curves_view(data: Compared, options: CurveOptions) -> None:
         return
     figure = charts.compare_figure(data.curves, data.drawn, options, describe=data.differing)
     st.plotly_chart(figure, key="compare.chart", config=PLOT_CONFIG)
-    left, right, report, _ = st.columns([1, 1, 1, 3])
-    with left:
+    # A row that sizes each button to its label (equal columns cut "Save as report").
+    names = data.drawn.set_index("id")["name"]
+    with st.container(horizontal=True, vertical_alignment="center"):
         _download_figure(figure, "compare-curves", "compare.curves_html")
-    with report:
+        st.download_button(
+            "Curves (CSV)",
+            data=lambda: _curves_csv(data.curves, names, data.params[data.differing]),
+            file_name="compare-curves.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            on_click="ignore",
+            key="compare.curves_csv",
+            help="Every epoch of the drawn runs, with their name and differing hyper-parameters.",
+        )
         save_report_button(
             "compare",
             state=dict(st.query_params),
@@ -99,17 +111,6 @@ def curves_view(data: Compared, options: CurveOptions) -> None:
             view=share_path("compare"),
             key="compare.report",
         )
-    names = data.drawn.set_index("id")["name"]
-    right.download_button(
-        "Curves (CSV)",
-        data=lambda: _curves_csv(data.curves, names, data.params[data.differing]),
-        file_name="compare-curves.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-        key="compare.curves_csv",
-        help="Every epoch of the drawn runs, with their name and differing hyper-parameters.",
-    )
     st.caption(PNG_HELP)
 
 
@@ -146,7 +147,7 @@ def table_view(data: Compared, color_by: str) -> None:
         st.caption(f"Highlighting is off above {MAX_STYLED} rows.")
     st.dataframe(
         shown, column_config=column_config(), hide_index=True, key="compare.table",
-        placeholder="–", column_order=[c for c in table.columns if c != "id"],
+        placeholder=MISSING, column_order=[c for c in table.columns if c != "id"],
     )  # fmt: skip
     st.caption(
         "Highlighted: a value other than its column's most common one; the colour-by column "

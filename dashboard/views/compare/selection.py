@@ -1,7 +1,8 @@
 """Which runs Compare shows: a filter's every matching run, or runs picked from a table.
 
-The mode is part of the URL (`runs=` for picked runs; the filter, or `all=1`, for matching
-ones), so a shared link opens the same selection.
+The mode is part of the URL, so a shared link opens the same selection: `runs=` picks runs; a
+filter (or `all=1` without one) means every matching run; `mode=pick` marks picking when
+neither says so (a filter with nothing picked yet).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from dashboard.tables import pick
 from dashboard.text import run_links
 
 PICKER_COLUMNS = (
-    "id", "open", "status", "study", "name", "optimizer", "learning_rate", "batch_size", "epochs",
-    "seed", "progress", "best_val_accuracy",
+    "id", "open", "status", "name", "best_val_accuracy", "study", "optimizer", "learning_rate",
+    "batch_size", "epochs", "seed", "progress",
 )  # fmt: skip
 
 
@@ -46,9 +47,7 @@ def _mode_changed() -> None:
 def selection_panel(runs: pd.DataFrame) -> Selection:
     """Filters, "all matching" or "pick", and the picker table; writes the URL."""
     url_ids = [i for i in parse_ids(st.query_params.get("runs")) if i in set(runs["id"])]
-    start = RunFilter.from_params(st.query_params.to_dict())
-    everything = st.query_params.get("all") == "1"
-    start_mode = "all" if not url_ids and (start.active or everything) else "pick"
+    start_mode = url_mode(st.query_params.to_dict(), bool(url_ids))
     run_filter = filter_bar(runs, "compare.f", on_study_change=_to_all_matching)
     matching = run_filter.apply(runs)
     st.session_state["compare.matching"] = [int(i) for i in matching["id"]]
@@ -63,11 +62,25 @@ def selection_panel(runs: pd.DataFrame) -> Selection:
     )
     if mode == "pick":
         ids = _picker(matching, url_ids)
-        set_url_params(runs=ids, all=None, **run_filter.to_params())
+        # `mode=pick` only where the rest of the URL would read as "all matching".
+        marked = "pick" if not ids and run_filter.active else None
+        set_url_params(runs=ids, all=None, mode=marked, **run_filter.to_params())
         return Selection(ids, run_filter, picked=True)
     ids = [int(i) for i in matching["id"]]
-    set_url_params(runs=None, all=None if run_filter.active else 1, **run_filter.to_params())
+    set_url_params(
+        runs=None, mode=None, all=None if run_filter.active else 1, **run_filter.to_params()
+    )
     return Selection(ids, run_filter, picked=False)
+
+
+def url_mode(params: dict[str, str], picked: bool) -> str:
+    """ "pick" or "all" as a URL says: picked runs or `mode=pick` pick; a filter or `all=1`
+    without them means every matching run; a bare `/compare` starts picking."""
+    if picked or params.get("mode") == "pick":
+        return "pick"
+    if params.get("all") == "1" or RunFilter.from_params(params).active:
+        return "all"
+    return "pick"
 
 
 def _picker(matching: pd.DataFrame, picked: list[int]) -> list[int]:

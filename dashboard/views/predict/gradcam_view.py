@@ -1,18 +1,20 @@
 """Grad-CAM as a picture: a heatmap coloured on the Turbo scale and blended over the photo.
 
-Pure NumPy (no Streamlit, no TensorFlow); the heatmaps come from `trainer.gradcam`.
+Pure NumPy and Pillow (no Streamlit, no TensorFlow); the heatmaps come from `trainer.gradcam`.
+The model sees a square resize of the photo; its heatmap is stretched back over the photo as
+uploaded, so the picture keeps its aspect ratio.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import io
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 from plotly.colors import hex_to_rgb, sequential
 
-if TYPE_CHECKING:
-    pass
+PHOTO_PX = 448  # the longest side an overlay is drawn at
+DEFAULT_OPACITY = 0.5
 
 
 def _colour_table() -> np.ndarray:
@@ -58,3 +60,33 @@ def overlay_heatmap(
         )
         result = np.asarray(enlarged)
     return result
+
+
+def photo_pixels(data: bytes, max_side: int = PHOTO_PX) -> np.ndarray:
+    """An uploaded photo as (H, W, 3) uint8, turned as its EXIF says and at most `max_side`
+    on its longest side, keeping its aspect ratio (raises OSError if it is not an image)."""
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.seek(0)
+        image = ImageOps.exif_transpose(opened).convert("RGB")
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return np.asarray(image)
+
+
+def stretch(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A square (S, S) heatmap resized (bilinear) to (height, width), values kept in [0, 1]."""
+    heat = np.clip(np.nan_to_num(np.asarray(heatmap, dtype=np.float32)), 0.0, 1.0)
+    resized = Image.fromarray(heat, mode="F").resize((width, height), Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
+def overlay_on_photo(
+    photo: np.ndarray, heatmap: np.ndarray, *, opacity: float = DEFAULT_OPACITY
+) -> np.ndarray:
+    """The heatmap over the photo at the photo's own size and aspect ratio, as uint8 RGB."""
+    height, width = photo.shape[:2]
+    return overlay_heatmap(photo, stretch(heatmap, height, width), alpha=opacity, display_px=0)
+
+
+def colour_scale(width: int = 256, height: int = 12) -> np.ndarray:
+    """The heatmaps' colour scale as a (height, width, 3) strip: weakest left, strongest right."""
+    return np.repeat(colourise(np.linspace(0.0, 1.0, width))[None, :, :], height, axis=0)

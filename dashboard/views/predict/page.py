@@ -1,7 +1,7 @@
 """Predict: classify uploaded photos with the models of one or several succeeded runs.
 
-URL: `?runs=1,3` (the models), `&k=5` (classes shown per run), `&cam=0` (no Grad-CAM). The old
-`?run=N` still opens that run's model.
+URL: `?runs=1,3` (the models), `&k=5` (classes shown per run), `&cam=0` (no Grad-CAM),
+`&opacity=0.7` (the heatmaps'). The old `?run=N` still opens that run's model.
 """
 
 from __future__ import annotations
@@ -10,7 +10,14 @@ import streamlit as st
 
 from dashboard.nav import QUEUE_PAGE
 from dashboard.queries import fetch_runs_with_model
-from dashboard.state import parse_ids, require_database, set_url_params, url_param
+from dashboard.state import (
+    parse_ids,
+    require_database,
+    set_url_params,
+    url_fraction,
+    url_param,
+)
+from dashboard.views.predict.gradcam_view import DEFAULT_OPACITY, colour_scale
 from dashboard.views.predict.panels import (
     IMAGE_TYPES,
     MAX_RUNS,
@@ -20,6 +27,7 @@ from dashboard.views.predict.panels import (
 )
 
 DEFAULT_K = 3
+
 
 database = require_database()
 st.title("Predict")
@@ -31,8 +39,8 @@ if models.empty:
 
 labels = model_labels(models)
 from_url = [i for i in parse_ids(url_param("runs") or url_param("run")) if i in labels]
-runs_column, k_column, cam_column = st.columns([4, 1, 1], vertical_alignment="bottom")
-run_ids = runs_column.multiselect(
+# The picker has a row of its own: its chips (at most MAX_RUNS) fit side by side.
+run_ids = st.multiselect(
     "Models of runs",
     list(labels),
     default=from_url[:MAX_RUNS] or list(labels)[:1],
@@ -41,6 +49,7 @@ run_ids = runs_column.multiselect(
     key="predict.runs",
     placeholder="Pick one or more succeeded runs",
 )
+k_column, cam_column, opacity_column = st.columns([1, 1, 2], vertical_alignment="bottom")
 classes = max((len(names) for names in models["class_names"] if names), default=DEFAULT_K)
 k_text = url_param("k") or ""
 k = k_column.number_input(
@@ -57,8 +66,25 @@ explain = cam_column.toggle(
     help="Colour where each model looked: the last convolution's gradient-weighted activations "
     "for the predicted class (red: strongest).",
 )
+opacity = opacity_column.slider(
+    "Heatmap opacity",
+    0.0,
+    1.0,
+    value=url_fraction("opacity", DEFAULT_OPACITY),
+    step=0.05,
+    key="predict.opacity",
+    disabled=not explain,
+    help="How strongly the heatmap covers the photo (its cold parts always less).",
+)
+if explain:
+    opacity_column.image(colour_scale(), width="stretch")
+    opacity_column.caption("Colour scale: blue, little attention; red, the most (per map).")
 set_url_params(
-    runs=run_ids, run=None, k=None if k == DEFAULT_K else int(k), cam=None if explain else "0"
+    runs=run_ids,
+    run=None,
+    k=None if k == DEFAULT_K else int(k),
+    cam=None if explain else "0",
+    opacity=None if opacity == DEFAULT_OPACITY else f"{opacity:g}",
 )
 files = st.file_uploader(
     "Photos",
@@ -72,4 +98,6 @@ if not run_ids or not files:
     st.stop()
 
 uploads = [Upload(file.name, file.getvalue()) for file in files]
-show_predictions(database, run_ids, labels, uploads, k=int(k), explain=explain)
+show_predictions(
+    database, run_ids, labels, uploads, k=int(k), explain=explain, opacity=float(opacity)
+)

@@ -16,10 +16,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.queries import HASH_FUNCS
+from dashboard.queries import HASH_FUNCS, fetch_all_thumbnails
 from dashboard.text import md_escape
+from dashboard.views.predict.confidence import (
+    Reference,
+    colour_features,
+    doubts,
+    reference_from,
+    thumbnail_features,
+)
 from dashboard.views.predict.figures import top_k, top_k_figure
-from dashboard.views.predict.gradcam_view import overlay_heatmap
+from dashboard.views.predict.gradcam_view import overlay_on_photo, photo_pixels
 from db.artifacts import ArtifactIntegrityError
 from db.session import Database
 
@@ -54,14 +61,27 @@ class RunAnswers:
     explains: bool  # whether the model has a convolution Grad-CAM can use
 
 
+LABEL_CHARS = 34  # a picker chip's name part: four chips fit the page's width
+
+
 def model_labels(models: pd.DataFrame) -> dict[int, str]:
-    """Run id -> `7 · name (best val acc 0.914)`, so the picker says which model is better."""
+    """Run id -> `7 · name · 0.914` (its best val accuracy), short enough that the picked
+    chips fit side by side, so the picker says which model is better."""
     labels: dict[int, str] = {}
-    for run_id, label, best in zip(
-        models["id"], models["label"], models["best_val_accuracy"], strict=True
+    for run_id, name, best in zip(
+        models["id"], models["name"], models["best_val_accuracy"], strict=True
     ):
-        labels[int(run_id)] = label if pd.isna(best) else f"{label} (best val acc {best:.3f})"
+        name = str(name)
+        short = name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
+        label = f"{int(run_id)} · {short}"
+        labels[int(run_id)] = label if pd.isna(best) else f"{label} · {best:.3f}"
     return labels
+
+
+@st.cache_data(ttl=300, max_entries=8, show_spinner=False, hash_funcs=HASH_FUNCS)
+def training_reference(database: Database, run_id: int) -> Reference | None:
+    """The colour statistics of the run's validation images (None: too few stored)."""
+    return reference_from(thumbnail_features(fetch_all_thumbnails(database, run_id)))
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…", hash_funcs=HASH_FUNCS)
@@ -128,8 +148,9 @@ def show_predictions(
     *,
     k: int,
     explain: bool,
+    opacity: float,
 ) -> None:
-    """Per image: the photo, then each run's heatmap and top-k classes side by side.
+    """Per image: the photo, then each run's verdict, heatmap and top-k classes side by side.
 
     A run whose model cannot be used gets one error; so does each file that is not an image,
     and the other files are still predicted.
@@ -147,39 +168,65 @@ def show_predictions(
         name = uploads[index].name
         text = message if message.startswith(f"{name}:") else f"{name}: {message}"
         st.error(md_escape(text), icon=":material/error:")  # the file name, as text
+    references = {run_id: training_reference(database, run_id) for run_id in answers}
     for index, upload in enumerate(uploads):
         if index not in errors:
-            _image_row(index, upload, answers, labels, k, explain)
+            row = _Row(index, upload, labels, k, opacity)
+            row.draw(answers, references)
 
 
-def _image_row(
-    index: int,
-    upload: Upload,
-    answers: dict[int, RunAnswers],
-    labels: dict[int, str],
-    k: int,
-    explain: bool,
-) -> None:
-    st.divider()
-    columns = st.columns([1] + [1] * len(answers))
-    columns[0].image(upload.data, caption=md_escape(upload.name), width="stretch")
-    for column, (run_id, result) in zip(columns[1:], answers.items(), strict=True):
-        verdict = result.verdicts[index]
-        if verdict is None:
-            continue
+@dataclass(frozen=True)
+class _Row:
+    """One uploaded image's row: the photo, then one column per run."""
+
+    index: int
+    upload: Upload
+    labels: dict[int, str]
+    k: int
+    opacity: float
+
+    def draw(self, answers: dict[int, RunAnswers], references: dict[int, Reference | None]) -> None:
+        st.divider()
+        photo = photo_pixels(self.upload.data)
+        features = colour_features(photo)
+        columns = st.columns([1] + [1] * len(answers))
+        columns[0].image(photo, caption=md_escape(self.upload.name), width="stretch")
+        for column, (run_id, result) in zip(columns[1:], answers.items(), strict=True):
+            verdict = result.verdicts[self.index]
+            if verdict is not None:
+                with column:
+                    self._run_column(run_id, result, verdict, references[run_id], features, photo)
+
+    def _run_column(
+        self,
+        run_id: int,
+        result: RunAnswers,
+        verdict: Verdict,
+        reference: Reference | None,
+        features: np.ndarray,
+        photo: np.ndarray,
+    ) -> None:
+        """The run's name, its top class and confidence (or why not to trust it), the
+        heatmap over the photo, and the top-k bars."""
         [(best, probability)] = top_k(result.class_names, verdict.probabilities.tolist(), 1)
-        column.markdown(f"**{md_escape(labels.get(run_id, str(run_id)))}**")
-        column.markdown(f"{md_escape(best)} · {probability:.1%}")
+        st.markdown(f"**{md_escape(self.labels.get(run_id, str(run_id)))}**")
+        reasons = doubts(probability, reference, features)
+        verdict_text = f"{md_escape(best)} · {probability:.1%}"
+        if reasons:
+            st.markdown(f"{verdict_text} · :orange-badge[not confident]")
+            st.caption("Not confident: " + "; ".join(reasons) + ".")
+        else:
+            st.markdown(verdict_text)
         if verdict.heatmap is not None:
-            column.image(
-                overlay_heatmap(verdict.pixels, verdict.heatmap),
+            st.image(
+                overlay_on_photo(photo, verdict.heatmap, opacity=self.opacity),
                 caption=f"Grad-CAM for {md_escape(best)}",
                 width="stretch",
             )
-        elif explain and not result.explains:
-            column.caption("This model has no convolution for Grad-CAM to explain.")
-        column.plotly_chart(
-            top_k_figure(result.class_names, verdict.probabilities.tolist(), k),
+        elif not result.explains:
+            st.caption("This model has no convolution for Grad-CAM to explain.")
+        st.plotly_chart(
+            top_k_figure(result.class_names, verdict.probabilities.tolist(), self.k),
             width="stretch",
-            key=f"predict.top.{index}.{run_id}",
+            key=f"predict.top.{self.index}.{run_id}",
         )

@@ -7,7 +7,7 @@ the config's own validation is the single judge, and its errors name the field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
@@ -16,8 +16,10 @@ import pandas as pd
 import streamlit as st
 import yaml
 
+from dashboard.knobs import flatten, format_value
 from experiment.config import (
     ARCHITECTURES,
+    MIN_IMAGE_SIZE,
     OPTIMIZERS,
     Augmentation,
     ConfigError,
@@ -28,7 +30,7 @@ from experiment.config import (
     parse_config,
 )
 from experiment.grid import expand
-from experiment.presets import REPORT_BEST
+from experiment.presets import CPU_START
 from settings import PROJECT_ROOT
 
 KEY_PREFIX = "cfg."
@@ -89,9 +91,9 @@ def dataset_default(dataset_dir: Path) -> str:
         return str(dataset_dir)
 
 
-def default_config(dataset: str) -> dict[str, Any]:
-    """The report's best setting (REPORT_BEST), complete with every field's default."""
-    return parse_config({**REPORT_BEST, "dataset": dataset}).to_json()
+def default_config(dataset: str, preset: Mapping[str, Any] = CPU_START) -> dict[str, Any]:
+    """A preset (the form opens at CPU_START) on `dataset`, complete with every field."""
+    return parse_config({**preset, "dataset": dataset}).to_json()
 
 
 def form_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,82 +166,160 @@ def expand_grid(base: Mapping[str, Any], text: str) -> list[ExperimentConfig]:
     return expand(base, grid, variants, source="grid")
 
 
-def _lookup(config: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = config
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
-
-
-def grid_table(configs: list[dict[str, Any]], text: str) -> pd.DataFrame:
-    """Preview rows: each expanded run's name and the values the grid gives it."""
-    grid, variants = parse_grid_text(text)
-    keys = list(dict.fromkeys([*grid, *(k for v in variants or [] for k in v)]))
+def preview_table(configs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per config: its name and the fields whose values differ between the configs."""
+    flat = [flatten(config) for config in configs]
+    keys = list(dict.fromkeys(key for row in flat for key in row if key != "name"))
+    varied = [key for key in keys if len({format_value(row.get(key)) for row in flat}) > 1]
     rows = [
-        {"name": config["name"], **{key: str(_lookup(config, key)) for key in keys}}
-        for config in configs
+        {"name": config["name"], **{key: format_value(row.get(key)) for key in varied}}
+        for config, row in zip(configs, flat, strict=True)
     ]
-    return pd.DataFrame(rows, columns=["name", *keys])
+    return pd.DataFrame(rows, columns=["name", *varied])
 
 
 @dataclass(frozen=True)
 class FormResult:
-    """What the user submitted: which button, the flat values and the grid text."""
+    """What the form holds now, the button pressed (if any), and a place for notes on it."""
 
-    action: str | None  # "queue", "grid" or None when nothing was submitted
+    action: str | None  # "queue", "grid" or None when no button was pressed
     values: dict[str, Any]
     grid_text: str
+    notes: Any  # a container below the schedule fields, for the cost and images notes
+
+
+def seed_form(defaults: Mapping[str, Any], *, replace: bool = False) -> None:
+    """Put the form's values in session state: the missing ones, or all of them (`replace`:
+    a preset button). The widgets then take their values from there and from nothing else."""
+    for key, value in defaults.items():
+        if replace or KEY_PREFIX + key not in st.session_state:
+            st.session_state[KEY_PREFIX + key] = value
 
 
 class _Inputs:
-    """Draws one widget per flat key, picking the widget from the default's type."""
+    """Draws one widget per flat key, picking the widget from the value's type.
+
+    Values live in session state (`seed_form`), so a preset button can replace them all. Each
+    widget also gets the same value as its default: the browser shows a widget's default when
+    it (re)creates one, and a number field created while a rerun interrupted the run that set
+    its state would otherwise show (and send back) 0. Streamlit's warning about a widget with
+    both is switched off in `.streamlit/config.toml` for that reason.
+    """
 
     def __init__(self, defaults: Mapping[str, Any]) -> None:
         self.defaults = defaults
         self.values: dict[str, Any] = {}
-        self.descriptions = _descriptions()
 
     def __call__(self, key: str, label: str, container: Any = st) -> None:
         default = self.defaults[key]
+        current = st.session_state.get(KEY_PREFIX + key, default)
         options = _choices(key)
-        common = {"key": KEY_PREFIX + key, "help": self.descriptions.get(key)}
+        common = {"key": KEY_PREFIX + key, "help": FIELD_HELP.get(key)}
         if options is not None:
-            value = container.selectbox(label, options, index=options.index(default), **common)
+            index = options.index(current) if current in options else 0
+            value = container.selectbox(label, options, index=index, **common)
         elif isinstance(default, bool):
-            value = container.checkbox(label, value=default, **common)
+            value = container.checkbox(label, value=bool(current), **common)
         elif isinstance(default, int):
-            value = container.number_input(label, value=default, step=1, **common)
+            value = container.number_input(label, value=int(current), step=1, **common)
         elif isinstance(default, float):
             step = STEPS.get(key, 0.1)
-            value = container.number_input(label, value=default, step=step, format="%g", **common)
+            value = container.number_input(
+                label, value=float(current), step=step, format="%g", **common
+            )
         else:
-            value = container.text_input(label, value=str(default), **common)
+            value = container.text_input(label, value=str(current), **common)
         self.values[key] = value
 
 
-def _descriptions() -> dict[str, str]:
+def _field_help() -> dict[str, str]:
+    """Help for every widget: the config's own descriptions, then the form's words."""
     found = {n: f.description for n, f in ExperimentConfig.model_fields.items() if f.description}
     for name, info in Augmentation.model_fields.items():
         if info.description:
             found[f"augmentation.{name}"] = info.description
-            found[f"augmentation.{name}.on"] = info.description
-    found["steps_per_epoch"] = "batches per epoch; 0 = the whole training split"
-    found["validation_steps"] = "validation batches per epoch; 0 = the whole validation split"
-    found["tags"] = "comma separated"
-    found["study"] = "runs of one study open together on Compare; blank = none"
+    for name in RANGES:
+        described = Augmentation.model_fields[name].description or ""
+        found[f"augmentation.{name}.on"] = described
+        found[f"augmentation.{name}.low"] = "the smallest factor drawn; " + described
+        found[f"augmentation.{name}.high"] = "the largest factor drawn; " + described
+    minimums = ", ".join(f"{name} {px} px" for name, px in MIN_IMAGE_SIZE.items())
+    found.update(FORM_HELP)
+    found["image_size"] = (
+        "Images are resized to this many pixels square. Smaller trains much faster (a quarter "
+        f"of the pixels per halving). Smallest each architecture takes: {minimums}."
+    )
     return found
 
 
+FORM_HELP: dict[str, str] = {
+    "name": "What the run is called in lists and charts; need not be unique.",
+    "study": "Runs of one study open together on Compare; blank = none.",
+    "tags": "Comma separated labels to filter runs by.",
+    "priority": "Workers take higher numbers first (-1000 to 1000), then the oldest run.",
+    "dataset": "A folder of class folders, or of files named like cloudy12.jpg; relative "
+    "paths start at the repository root on each worker.",
+    "validation_split": "Share of each class held out for validation (stratified, the same "
+    "for a seed).",
+    "seed": "Seeds the split, shuffling, augmentation and weights: same seed, same run.",
+    "architecture": "report_cnn: the report's 3-convolution CNN (fast, needs 106 px); "
+    "resnet20: ResNet v1 depth 20 (about 10x slower an image); mobilenet_v2: Keras's "
+    "MobileNetV2 from random weights.",
+    "optimizer": "sgd, adam, adamax or rmsprop with Keras's defaults besides the rate.",
+    "learning_rate": "The optimizer's step size; the report used 0.001 with Adam. Reduce LR "
+    "on plateau (Callbacks) lowers it during training.",
+    "batch_size": "Images per training step.",
+    "epochs": "Training passes; early stopping and the accuracy target can end a run sooner.",
+    "steps_per_epoch": "Batches per epoch; 0 = one pass over the training split. More than "
+    "a pass repeats images (the report: 70 batches of 16).",
+    "validation_steps": "Validation batches per epoch; 0 = the whole validation split.",
+    "deterministic": "TensorFlow's deterministic ops: the same run twice gives the same "
+    "numbers, a little slower.",
+    "mixed_precision": "mixed_float16 on a GPU: faster, less memory; no gain on a CPU.",
+    "jit_compile": "Compile the model with XLA; can be faster on a GPU.",
+    "augmentation.horizontal_flip": "Mirror half of the training images left to right.",
+    "augmentation.vertical_flip": "Mirror half of the training images upside down.",
+    "early_stopping.on": "Stop when the monitored value stops improving.",
+    "early_stopping.monitor": "The value early stopping watches.",
+    "early_stopping.patience": "Epochs without improvement before stopping.",
+    "early_stopping.min_delta": "The smallest change that counts as an improvement.",
+    "early_stopping.restore_best_weights": "Keep the best epoch's weights, not the last.",
+    "reduce_lr.on": "Lower the learning rate when the monitored value stops improving.",
+    "reduce_lr.monitor": "The value the schedule watches.",
+    "reduce_lr.factor": "New rate = rate x factor.",
+    "reduce_lr.patience": "Epochs without improvement before lowering the rate.",
+    "reduce_lr.min_delta": "The smallest change that counts as an improvement.",
+    "reduce_lr.min_lr": "The rate never goes below this.",
+    "min_accuracy.on": "Stop as soon as an accuracy passes a threshold (the report's "
+    "MinAccuracy callback).",
+    "min_accuracy.monitor": "Training or validation accuracy.",
+    "min_accuracy.threshold": "Stop once the accuracy is above this (0-1).",
+}
+FIELD_HELP = _field_help()
+GRID_HELP = (
+    "Dotted names reach nested fields (augmentation.rotation_range); an optional `variants:` "
+    "list links fields (batch_size with steps_per_epoch). Every other field comes from this "
+    'form. With lines here, "Queue run" shows the grid\'s preview; its "Queue N runs" '
+    "button queues it."
+)
+
+
 def render_config_form(defaults: Mapping[str, Any]) -> FormResult:
-    """Draw the form (grouped so it is not a wall of inputs) and report what was submitted."""
+    """Draw the form (grouped so it is not a wall of inputs) and report what it holds.
+
+    Not an `st.form`: the notes under the schedule (what the run costs, how many images an
+    epoch sees) follow each change, as do the buttons' meaning when the grid box fills.
+    """
+    seed_form(defaults)
     put = _Inputs(defaults)
-    with st.form("config_form", enter_to_submit=False, border=True):
+    with st.container(border=True):
         top = st.columns([2, 2, 2, 1])
         put("name", "Name", top[0])
         put("study", "Study", top[1])
         put("tags", "Tags", top[2])
         put("priority", "Priority", top[3])
         _model_and_data(put)
+        notes = st.container()
         _augmentation(put)
         _callbacks(put)
         with st.expander("Runtime"):
@@ -247,19 +327,21 @@ def render_config_form(defaults: Mapping[str, Any]) -> FormResult:
             put("deterministic", "Deterministic ops", row[0])
             put("mixed_precision", "Mixed precision (GPU)", row[1])
             put("jit_compile", "XLA jit_compile", row[2])
-        with st.expander("Grid: queue every combination"):
+        typed = str(st.session_state.get("grid.text") or "").strip()
+        with st.expander("Grid: queue every combination", expanded=bool(typed)):
             grid_text = st.text_area(
                 "One `field: [value, value]` per line (YAML)",
                 placeholder="optimizer: [sgd, adam]\nbatch_size: [16, 32]",
-                help="Dotted names reach nested fields (augmentation.rotation_range); an "
-                "optional `variants:` list links fields (batch_size with steps_per_epoch). "
-                "Every other field comes from this form.",
+                help=GRID_HELP,
                 key="grid.text",
             )
-            preview = st.form_submit_button("Preview grid", key="grid.preview_button")
-        queue = st.form_submit_button("Queue run", type="primary", key="cfg.submit")
+        buttons = st.container(horizontal=True, vertical_alignment="center")
+        queue = buttons.button("Queue run", type="primary", key="cfg.submit")
+        preview = buttons.button("Preview grid", key="grid.preview_button")
+        if grid_text.strip():
+            buttons.caption("The grid box is filled: either button previews the grid first.")
     action = "queue" if queue else "grid" if preview else None
-    return FormResult(action=action, values=put.values, grid_text=grid_text)
+    return FormResult(action=action, values=put.values, grid_text=grid_text, notes=notes)
 
 
 def _model_and_data(put: _Inputs) -> None:

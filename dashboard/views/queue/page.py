@@ -1,4 +1,5 @@
-"""Queue: one run from the form (defaults: the report's best setting), a grid, or the report."""
+"""Queue: one run from the form (a CPU-sized start; the report's best setting one click away), a
+grid, or the report's whole study, each batch previewed with its time estimate first."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from dashboard.views.queue.config_form import (
     form_defaults,
     render_config_form,
 )
+from dashboard.views.queue.cost import form_notes, preset_buttons
 from dashboard.views.queue.preset import report_panel
 from dashboard.views.queue.recent import recent_runs
-from dashboard.views.queue.submit import grid_panel, preview_grid, submit_run
+from dashboard.views.queue.submit import batch_panel, preview_grid, submit_run
 from settings import Settings
 
 settings = Settings.from_env()
@@ -30,11 +32,28 @@ if source is not None:
     # `?clone=N` (from a run's page): the form starts from that run's config.
     defaults = {**defaults, **source.config, "name": f"{source.name} (copy)"[:200]}
     st.info(f"The form starts from run {source.id}'s config; change it and queue.")
+elif clone:
+    st.warning(
+        f"There is no run {clone[0]} to clone (it may have been deleted); the form starts "
+        "from its usual values.",
+        icon=":material/warning:",
+    )
+elif url_param("clone") is not None:
+    st.warning("`?clone=` needs a run id, e.g. `?clone=12`.", icon=":material/warning:")
+preset_buttons(dataset)
 submitted = render_config_form(form_defaults(defaults))
-if submitted.action == "queue":
+with submitted.notes:
+    form_notes(database, submitted.values)
+if submitted.grid_text.strip() and submitted.action is not None:
+    note = (
+        'The grid box is filled, so "Queue run" previewed the grid instead of queueing one '
+        'run. "Queue N runs" below queues it; empty the grid box to queue a single run.'
+    )
+    preview_grid(submitted.values, submitted.grid_text, note if submitted.action == "queue" else "")
+elif submitted.action == "queue":
     submit_run(database, submitted.values)
 elif submitted.action == "grid":
-    preview_grid(submitted.values, submitted.grid_text)
-grid_panel(database)
-report_panel(database, dataset)
+    st.warning("The grid box is empty: type `field: [value, value]` lines into it first.")
+report_panel(dataset)
+batch_panel(database)  # after both sources of a batch: the form's grid and the report's study
 recent_runs(database)

@@ -1,4 +1,8 @@
-"""Queue's form actions: queue one run, or preview a grid and queue every run in it."""
+"""Queue's actions: queue one run, or preview a batch (a grid, the report's study) and queue it.
+
+A batch is never queued unseen: its preview lists the runs, which of them repeat existing
+runs and how long they should take, and its "Queue N runs" button queues exactly those.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +13,21 @@ import streamlit as st
 
 from dashboard.actions import queue_configs
 from dashboard.auth import can_write
-from dashboard.text import id_span
+from dashboard.queries import fetch_run_timings
+from dashboard.text import MISSING, id_span, run_anchor
 from dashboard.views.queue.config_form import (
     config_from_form,
     expand_grid,
-    grid_table,
+    preview_table,
     show_problems,
 )
-from db.metrics import epoch_times
 from db.runs import runs_by_config_hash
 from db.session import Database
 from experiment.config import ConfigError, ExperimentConfig, parse_config
-from experiment.estimate import PlannedRun, plan
+from experiment.estimate import PlannedRun, duration_text, plan, total_text
 
-GRID_PREVIEW = "grid.preview"  # session_state: the last previewed grid, until queued
+PENDING = "queue.pending"  # session_state: the previewed batch, until queued or replaced
+QUEUED = "queue.queued"  # session_state: what the last queue action did, shown once
 
 
 def submit_run(database: Database, values: Mapping[str, Any]) -> None:
@@ -35,58 +40,73 @@ def submit_run(database: Database, values: Mapping[str, Any]) -> None:
     if not can_write("queue runs"):
         return
     [run_id] = queue_configs(database, [config])
-    st.success(f"Queued run {run_id}", icon=":material/check_circle:")
+    st.success(f"Queued {run_anchor(run_id)}: {config.name}", icon=":material/check_circle:")
 
 
-def preview_grid(values: Mapping[str, Any], text: str) -> None:
-    """Expand the grid over the form's config and keep it for the "Queue N runs" button."""
-    st.session_state.pop(GRID_PREVIEW, None)
+def preview_batch(title: str, configs: list[ExperimentConfig], note: str = "") -> None:
+    """Keep a batch for `batch_panel`, which previews it with its "Queue N runs" button."""
+    st.session_state[PENDING] = {
+        "title": title,
+        "note": note,
+        "configs": [config.to_json() for config in configs],
+    }
+
+
+def preview_grid(values: Mapping[str, Any], text: str, note: str = "") -> None:
+    """Expand the grid over the form's config and preview it, or say what is wrong."""
+    st.session_state.pop(PENDING, None)
     try:
         configs = expand_grid(config_from_form(values), text)
     except ConfigError as error:
         show_problems(error)
         return
-    st.session_state[GRID_PREVIEW] = {"text": text, "configs": [c.to_json() for c in configs]}
+    preview_batch("Grid preview", configs, note)
 
 
-def plan_grid(database: Database, configs: list[ExperimentConfig]) -> list[PlannedRun]:
-    """Which grid configs repeat existing runs, and how long each should take."""
+def plan_batch(database: Database, configs: list[ExperimentConfig]) -> list[PlannedRun]:
+    """Which configs repeat existing runs, and how long each should take."""
     with database.read() as session:
         existing = runs_by_config_hash(session, [c.identity_hash() for c in configs])
-        history = epoch_times(session)
-    return plan(configs, existing, history)
+    return plan(configs, existing, fetch_run_timings(database))
 
 
-def grid_panel(database: Database) -> None:
-    """The previewed grid: how many runs, their varied values, and the button that queues them."""
-    preview = st.session_state.get(GRID_PREVIEW)
-    if not preview:
+def batch_panel(database: Database) -> None:
+    """The previewed batch: its runs, repeats and estimate, and the button that queues it."""
+    done = st.session_state.pop(QUEUED, None)
+    if done:
+        st.success(done, icon=":material/check_circle:")
+    pending = st.session_state.get(PENDING)
+    if not pending:
         return
-    configs = preview["configs"]
+    raw = pending["configs"]
+    configs = [parse_config(config) for config in raw]
     count = len(configs)
-    st.markdown(f"#### Grid preview: {count} run{'' if count == 1 else 's'}")
-    planned = plan_grid(database, [parse_config(config) for config in configs])
-    table = grid_table(configs, preview["text"])
-    table["same as run"] = [", ".join(map(str, p.duplicate_of)) or "" for p in planned]
-    table["est. minutes"] = [
-        None if p.estimated_seconds is None else round(p.estimated_seconds / 60, 1) for p in planned
-    ]
-    st.dataframe(table, hide_index=True)
-    repeats = sum(bool(p.duplicate_of) for p in planned)
-    known = [p.estimated_seconds for p in planned if p.estimated_seconds is not None]
-    estimate = f"at most ~{sum(known) / 60:.0f} min of training" if known else "no estimate yet"
-    st.caption(
-        f"{repeats} of {count} repeat a queued, running or succeeded run; {estimate}"
-        + (
-            f" ({count - len(known)} without past epochs to go by)"
-            if 0 < len(known) < count
-            else ""
+    with st.container(border=True):
+        st.markdown(f"#### {pending['title']}: {count} run{'' if count == 1 else 's'}")
+        if pending["note"]:
+            st.info(pending["note"], icon=":material/info:")
+        planned = plan_batch(database, configs)
+        table = preview_table(raw)
+        table["same as run"] = [", ".join(map(str, p.duplicate_of)) for p in planned]
+        table["est. time"] = [duration_text(p.estimated_seconds) for p in planned]
+        st.dataframe(table, hide_index=True, placeholder=MISSING, key="queue.preview")
+        repeats = sum(bool(p.duplicate_of) for p in planned)
+        st.caption(
+            f"{repeats} of {count} repeat a queued, running or succeeded run; "
+            f"{total_text(planned)} of training on one worker. Estimates come from past runs' "
+            "images per second (same architecture, scaled by pixels for a new image size) and "
+            "their start-up and evaluation time; early stopping can end runs sooner."
         )
-        + ". Estimates come from past epochs of the same architecture and image size."
-    )
-    if st.button(f"Queue {count} runs", type="primary", key="grid.queue"):
-        if not can_write("queue runs"):
-            return
-        ids = queue_configs(database, [parse_config(config) for config in configs])
-        del st.session_state[GRID_PREVIEW]
-        st.success(f"Queued {id_span(ids)}", icon=":material/check_circle:")
+        queue, discard = st.columns([1, 4], vertical_alignment="center")
+        if queue.button(f"Queue {count} runs", type="primary", key="grid.queue"):
+            if not can_write("queue runs"):
+                return
+            ids = queue_configs(database, configs)
+            del st.session_state[PENDING]
+            study = configs[0].study
+            where = f" as study `{study}`" if study else ""
+            st.session_state[QUEUED] = f"Queued {id_span(ids)}{where}."
+            st.rerun()
+        if discard.button("Discard preview", key="grid.discard"):
+            del st.session_state[PENDING]
+            st.rerun()

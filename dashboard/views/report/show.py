@@ -16,7 +16,7 @@ import plotly.io as pio
 import streamlit as st
 
 from dashboard.nav import RUN_PAGE
-from dashboard.text import md_escape
+from dashboard.text import MISSING, md_escape
 from db.reports import ReportRecord
 
 
@@ -30,7 +30,7 @@ def show_report(report: ReportRecord) -> None:
     runs = pd.DataFrame(report.state.get("runs") or [])
     if not runs.empty:
         st.subheader("Runs, as they were")
-        st.dataframe(runs, hide_index=True, key="report.runs")
+        st.dataframe(runs, hide_index=True, placeholder=MISSING, key="report.runs")
     for position, (name, spec) in enumerate(report.figures.items()):
         figure = figure_from_json(spec)
         if not figure.layout.title.text:  # a titled figure names itself

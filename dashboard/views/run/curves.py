@@ -1,16 +1,20 @@
-"""The Run page's Curves tab: accuracy, loss and learning rate by epoch, live while it trains."""
+"""The Run page's Curves tab: accuracy, loss and learning rate by epoch."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.queries import fetch_run, fetch_run_curves
+from dashboard.queries import fetch_run_curves
+from dashboard.text import MISSING
 from dashboard.views.run.figures import Figures, learning_rate_figure, run_curves_figure
 from db.entities import RunRecord
 from db.session import Database
 
 
 def curves_panel(database: Database, run: RunRecord, figures: Figures) -> None:
+    """Accuracy and loss by epoch, the learning rate, mean epoch time and the numbers."""
+    if run.status.value == "running":
+        st.caption(f"Training: {run.epochs_done} of {run.epochs} epochs done; live.")
     curves = fetch_run_curves(database, run.id)
     if curves.empty:
         st.caption(
@@ -33,17 +37,4 @@ def curves_panel(database: Database, run: RunRecord, figures: Figures) -> None:
     if not seconds.empty:
         right.metric("mean epoch time", f"{seconds.mean():.1f} s")
     with st.expander("Per-epoch numbers"):
-        st.dataframe(curves, hide_index=True, key="run.curves.table")
-
-
-def _live_curves(database: Database, run_id: int, figures: Figures) -> None:
-    run = fetch_run(database, run_id)
-    if run is None:
-        return
-    if run.status.value == "running":
-        st.caption(f"Training: {run.epochs_done} of {run.epochs} epochs done; refreshes every 3 s.")
-    curves_panel(database, run, figures)
-
-
-# While a run trains, its curves redraw themselves as epochs arrive.
-live_curves_panel = st.fragment(run_every=3)(_live_curves)
+        st.dataframe(curves, hide_index=True, placeholder=MISSING, key="run.curves.table")

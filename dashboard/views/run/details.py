@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard.queries import fetch_attempts
 from dashboard.tables import attempts_table
+from dashboard.text import MISSING
 from db.entities import RunRecord
 from db.session import Database
 
@@ -39,7 +40,7 @@ def details_panel(database: Database, run: RunRecord) -> None:
         }
         st.dataframe(
             pd.DataFrame(
-                [(k, f"{v:%Y-%m-%d %H:%M:%S}" if v else "–") for k, v in times.items()],
+                [(k, f"{v:%Y-%m-%d %H:%M:%S}" if v else MISSING) for k, v in times.items()],
                 columns=["event", "time"],
             ),
             hide_index=True,

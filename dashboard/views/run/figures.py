@@ -15,6 +15,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from dashboard.axes import epoch_ticks
+from dashboard.text import MISSING
+
 PALETTE: tuple[str, ...] = tuple(qualitative.Plotly)
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 
@@ -156,7 +159,7 @@ def confusion_figure(
     shares = row_normalised(counts)
     if normalise:
         z = shares
-        text = [["–" if np.isnan(v) else f"{v:.0%}" for v in row] for row in shares]
+        text = [[MISSING if np.isnan(v) else f"{v:.0%}" for v in row] for row in shares]
         hover = "true %{y}<br>predicted %{x}<br>%{z:.1%} of the class<extra></extra>"
         colorbar = {"title": "share", "tickformat": ".0%"}
         zrange: dict[str, float] = {"zmin": 0.0, "zmax": 1.0}
@@ -271,7 +274,7 @@ def run_curves_figure(
 def _epoch_axis(curves: pd.DataFrame) -> dict[str, Any]:
     """Whole epochs only: at most about ten ticks, never 1.5."""
     epochs = int(curves["epoch"].max()) if not curves.empty else 1
-    return {"title": "epoch", "tick0": 1, "dtick": max(1, -(-epochs // 10))}
+    return {"title": "epoch", **epoch_ticks(epochs)}
 
 
 def learning_rate_figure(curves: pd.DataFrame) -> go.Figure:

@@ -6,21 +6,18 @@ tracebacks are code blocks.
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard.actions import cancel, cancel_message, delete, rerun
 from dashboard.auth import can_write
 from dashboard.nav import COMPARE_PAGE, PREDICT_PAGE, QUEUE_PAGE, RUNS_PAGE
 from dashboard.queries import fetch_model_meta, model_bytes
-from dashboard.text import md_escape
+from dashboard.text import MISSING, fraction, md_escape, run_anchor
 from db.entities import RunRecord
 from db.models import RunStatus
 from db.session import Database
 
-
-def _fraction(value: float | None) -> str:
-    return "–" if value is None or pd.isna(value) else f"{value:.3f}"
+MESSAGE = "run.message"  # session_state: (run id, what the last action on it did)
 
 
 def run_header(run: RunRecord) -> None:
@@ -32,24 +29,39 @@ def run_header(run: RunRecord) -> None:
     if run.worker:
         facts.append(f"worker {run.worker}")
     st.caption(md_escape(" · ".join(facts)))
+    _last_action(run)
     status, epochs, best, last, validation = st.columns(5)
-    status.metric("status", run.status.value)
+    cancelling = run.cancel_requested and run.status is RunStatus.RUNNING
+    status.metric("status", f"{run.status.value}, cancelling" if cancelling else run.status.value)
     epochs.metric("epochs done", f"{run.epochs_done}/{run.epochs}")
     at_epoch = f" (epoch {run.best_epoch})" if run.best_epoch else ""
-    best.metric(f"best val accuracy{at_epoch}", _fraction(run.best_val_accuracy))
-    last.metric("last val accuracy", _fraction(run.last_val_accuracy))
+    best.metric(f"best val accuracy{at_epoch}", fraction(run.best_val_accuracy))
+    last.metric("last val accuracy", fraction(run.last_val_accuracy))
     accuracy = (run.evaluation or {}).get("accuracy")
-    validation.metric("evaluated accuracy", _fraction(accuracy))
+    validation.metric("evaluated accuracy", fraction(accuracy))
     if run.stop_reason:
         detail = f": {run.stop_detail}" if run.stop_detail else ""
         st.text(f"Stop reason: {run.stop_reason.value}{detail}")
-    if run.cancel_requested and run.status.value == "running":
+    elif not run.status.is_final:
+        st.text(f"Stop reason: {MISSING} (still {run.status.value})")
+    if cancelling:
         st.info("Cancellation requested; the worker stops at its next heartbeat.")
     for warning in run.warnings:
         st.warning(md_escape(warning), icon=":material/warning:")
     if run.error:
         st.markdown("**Error**")
         st.code(run.error, language=None, wrap_lines=True)  # text, never HTML
+
+
+def _last_action(run: RunRecord) -> None:
+    """What the user's last action on this run did, until the page shows another run."""
+    message = st.session_state.get(MESSAGE)
+    if message and message[0] == run.id:
+        st.success(message[1], icon=":material/check_circle:")
+
+
+def _tell(run_id: int, message: str) -> None:
+    st.session_state[MESSAGE] = (run_id, message)
 
 
 def links_and_actions(database: Database, run: RunRecord) -> None:
@@ -92,13 +104,14 @@ def run_controls(database: Database, run: RunRecord) -> None:
     if active and not run.cancel_requested:
         clicked = st.button("Cancel run", icon=":material/cancel:", key="run.cancel")
         if clicked and can_write("cancel runs"):
-            st.toast(cancel_message(run.id, cancel(database, run.id)))
-            st.rerun()
+            _tell(run.id, cancel_message(run.id, cancel(database, run.id)))
+            st.rerun()  # the whole page: the header above shows the run's new state
     if run.status.is_final:
         clicked = st.button("Re-run", icon=":material/replay:", key="run.rerun")
         new_id = rerun(database, run.id) if clicked and can_write("re-run runs") else None
         if new_id is not None:
-            st.toast(f"Queued run {new_id}, a copy of run {run.id}.")
+            _tell(run.id, f"Queued {run_anchor(new_id)}, a copy of run {run.id}.")
+            st.rerun()
     if run.status is not RunStatus.RUNNING:
         with st.popover("Delete", icon=":material/delete:"):
             st.write(f"Delete run {run.id} with its curves, model and verdicts? No undo.")

@@ -19,6 +19,7 @@ from db.session import Database
 
 LIVE_SECONDS = 5
 TABLE_HEIGHT = 560  # about 15 rows; the table scrolls and draws only the rows in view
+ROW_PIXELS = 35  # st.dataframe's row height, and its header's
 
 
 def runs_table(database: Database, run_filter: RunFilter) -> None:
@@ -30,7 +31,9 @@ def runs_table(database: Database, run_filter: RunFilter) -> None:
         return
     table = pick(runs.assign(open=run_links(runs["id"])), RUNS_COLUMNS)
     actions = st.container()
-    selected = selection_table(table, "runs.table", picked, height=TABLE_HEIGHT)
+    # As tall as its rows up to TABLE_HEIGHT: no empty padding rows under a short list.
+    height = min(TABLE_HEIGHT, ROW_PIXELS * (len(table) + 1) + 3)
+    selected = selection_table(table, "runs.table", picked, height=height)
     set_url_params(runs=selected)
     hidden = len(set(selected) - set(table["id"]))
     with actions:
@@ -68,8 +71,9 @@ def _actions(selected: list[int], hidden: int, matching: int, run_filter: RunFil
 live_runs_table = st.fragment(run_every=LIVE_SECONDS)(runs_table)
 
 
+# How each run did comes first, so a 1400 px window shows it without scrolling sideways.
 RUNS_COLUMNS = (
-    "id", "open", "status", "study", "name", "architecture", "optimizer", "learning_rate",
-    "batch_size", "image_size", "augmented", "seed", "progress", "epochs_text",
-    "best_val_accuracy", "best_epoch", "last_val_accuracy", "stop_reason", "tags", "created_at",
+    "id", "open", "status", "name", "best_val_accuracy", "last_val_accuracy", "stop_reason",
+    "progress", "study", "architecture", "optimizer", "learning_rate", "batch_size",
+    "image_size", "augmented", "seed", "epochs_text", "best_epoch", "tags", "created_at",
 )  # fmt: skip

@@ -13,12 +13,12 @@ from dashboard.queries import (
     fetch_active_runs,
     fetch_attempts,
     fetch_epoch_seconds,
-    fetch_epoch_times,
     fetch_recent_runs,
+    fetch_run_timings,
     fetch_workers,
 )
 from dashboard.tables import attempts_table
-from dashboard.text import RUN_LINK_TEXT, run_link
+from dashboard.text import MISSING, RUN_LINK_TEXT, run_link
 from dashboard.views.workers.schedule import humanise_seconds, plan_queue
 from db.entities import RunRecord
 from db.models import RunStatus
@@ -49,7 +49,7 @@ def workers_panel(database: Database, runs: dict[int, RunRecord]) -> int:
     st.dataframe(
         table,
         hide_index=True,
-        placeholder="–",
+        placeholder=MISSING,
         column_config={
             "pid": st.column_config.NumberColumn(format="%d"),
             "started_at": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm"),
@@ -85,7 +85,7 @@ def queue_panel(database: Database, active: list[RunRecord], alive: int) -> None
         st.caption("Nothing is queued.")
         return
     seconds = fetch_epoch_seconds(database, tuple(r.id for r in [*running, *queued]))
-    plan = plan_queue(running, queued, seconds, fetch_epoch_times(database), alive)
+    plan = plan_queue(running, queued, seconds, fetch_run_timings(database), alive)
     now = datetime.now(UTC)
     rows = [
         {
@@ -109,7 +109,7 @@ def queue_panel(database: Database, active: list[RunRecord], alive: int) -> None
     st.dataframe(
         table,
         hide_index=True,
-        placeholder="–",
+        placeholder=MISSING,
         column_config={
             "position": st.column_config.NumberColumn("#", format="%d", width="small"),
             "run": LINK_COLUMN("run", display_text=RUN_LINK_TEXT, width="small"),

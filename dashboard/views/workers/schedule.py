@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from db.entities import RunRecord
-from db.metrics import EpochTime
+from db.metrics import RunTiming
+from db.models import RunStatus
 from experiment.config import ConfigError, parse_config
-from experiment.estimate import estimate_epoch_seconds
+from experiment.estimate import RunEstimate, duration_text, estimate_run
 
 
 def claim_order(queued: Sequence[RunRecord]) -> list[RunRecord]:
@@ -28,28 +29,30 @@ def claim_order(queued: Sequence[RunRecord]) -> list[RunRecord]:
     return sorted(queued, key=key)
 
 
-def seconds_per_epoch(
-    run: RunRecord, own_epochs: Sequence[float], history: Sequence[EpochTime]
-) -> float | None:
-    """The run's own mean epoch time (past its first, slower epoch), else comparable runs'."""
-    if own_epochs:
-        steady = own_epochs[1:] or own_epochs
-        return float(sum(steady) / len(steady))
+def _estimate(run: RunRecord, history: Sequence[RunTiming]) -> RunEstimate | None:
     try:
         config = parse_config(run.config)
     except ConfigError:
         return None
-    return estimate_epoch_seconds(config, history)
+    return estimate_run(config, history)
 
 
 def remaining_seconds(
-    run: RunRecord, own_epochs: Sequence[float], history: Sequence[EpochTime]
+    run: RunRecord, own_epochs: Sequence[float], history: Sequence[RunTiming]
 ) -> float | None:
-    """Time the run still needs: its epochs left (a resumed run skips the done ones)."""
-    per_epoch = seconds_per_epoch(run, own_epochs, history)
-    if per_epoch is None:
+    """Time the run still needs. A queued run: its whole estimate (start-up, epochs,
+    evaluation). A running one: its epochs left at its own pace past the first, slower epoch
+    (the estimate's pace until it has one); its evaluation is not counted."""
+    left = max(run.epochs - run.epochs_done, 0)
+    if own_epochs and run.status is not RunStatus.QUEUED:
+        steady = own_epochs[1:] or own_epochs
+        return left * float(sum(steady) / len(steady))
+    estimate = _estimate(run, history)
+    if estimate is None:
         return None
-    return max(run.epochs - run.epochs_done, 0) * per_epoch
+    return (
+        estimate.total_seconds if run.status is RunStatus.QUEUED else left * estimate.epoch_seconds
+    )
 
 
 def estimated_starts(
@@ -95,7 +98,7 @@ def plan_queue(
     running: Sequence[RunRecord],
     queued: Sequence[RunRecord],
     epoch_seconds: dict[int, list[float]],
-    history: Sequence[EpochTime],
+    history: Sequence[RunTiming],
     workers: int,
 ) -> QueuePlan:
     """Estimate the queue from running runs' remaining epochs and queued runs' estimates."""
@@ -106,13 +109,9 @@ def plan_queue(
 
 
 def humanise_seconds(seconds: float | None) -> str:
-    """`None` -> "unknown", 0 -> "now", 95 -> "~2 min", 5400 -> "~1.5 h"."""
+    """`None` -> "unknown", 0 -> "now", else `experiment.estimate.duration_text`."""
     if seconds is None:
         return "unknown"
     if seconds < 1:
         return "now"
-    if seconds < 90:
-        return f"~{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"~{seconds / 60:.0f} min"
-    return f"~{seconds / 3600:.1f} h"
+    return duration_text(seconds)

@@ -301,3 +301,10 @@ def test_hover_labels_do_not_read_nested_values_as_the_run_s_own() -> None:
     runs = _runs(seed=[1])
     runs["name"] = ["q [data={seed=1}]"]
     assert hover_labels(runs, ["seed"])[0] == "#1 q [data={seed=1}] (seed=1)"
+
+
+def test_epoch_axes_tick_at_whole_epochs() -> None:
+    """Every panel's epoch axis steps by whole epochs (a 3-epoch run has no 1.5)."""
+    figure = compare_figure(_curves([1, 2]), _runs(optimizer=["a", "b"]), CurveOptions())
+    axes = [figure.layout[name] for name in figure.layout if name.startswith("xaxis")]
+    assert axes and all(axis.dtick == 1 and axis.tickformat == "d" for axis in axes)

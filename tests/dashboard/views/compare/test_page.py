@@ -88,7 +88,7 @@ def test_picking_rows_writes_runs_to_the_url(lab: Lab) -> None:
 def test_picked_runs_hidden_by_a_filter_stay_picked(lab: Lab) -> None:
     """Filtering the picker to failed runs keeps the succeeded pick in `?runs=`."""
     at = open_page("compare", runs=f"{lab.adam},{lab.failed}")
-    at.multiselect(key="compare.f.status").set_value(["failed"]).run()
+    at.pills(key="compare.f.status").set_value(["failed"]).run()
     assert list(at.dataframe(key="compare.picker").value["id"]) == [lab.failed]
     assert sorted(parse_ids(at.query_params["runs"])) == sorted([lab.adam, lab.failed])
 
@@ -218,3 +218,20 @@ def test_compare_saves_the_view_as_a_report(lab: Lab) -> None:
     with lab.database.read() as session:
         reports = list_reports(session)
     assert [r.title for r in reports] == ["adam vs sgd"]
+
+
+@pytest.mark.parametrize("mode", ["pick", "all"])
+def test_a_status_filter_link_opens_the_mode_it_was_made_in(lab: Lab, mode: str) -> None:
+    """Status "succeeded" in either mode: the URL it writes opens that mode and those runs."""
+    at = open_page("compare")
+    at.segmented_control(key="compare.mode").set_value(mode).run()
+    at.pills(key="compare.f.status").set_value(["succeeded"]).run()
+    assert at.segmented_control(key="compare.mode").value == mode
+    shared = open_page("compare", **{k: at.query_params[k] for k in at.query_params})
+    assert not shared.exception
+    assert shared.segmented_control(key="compare.mode").value == mode
+    drawn = _figures(shared)
+    if mode == "all":
+        assert _drawn_runs(drawn[0]) == {lab.adam, lab.sgd}
+    else:
+        assert not drawn and "Pick runs" in shared.info[0].value

@@ -60,9 +60,11 @@ def test_two_runs_side_by_side_with_grad_cam_and_one_error_per_bad_file(
     assert all(
         len(f["data"][0]["y"]) == 2 and set(f["data"][0]["y"]) <= set(CLASS_NAMES) for f in bars
     )
-    captions = [caption for image in at.get("image") for caption in image.captions]
+    captions = [caption for image in at.get("image") for caption in image.captions if caption]
     assert captions[0] == "sky.png"
     assert len([c for c in captions if c.startswith("Grad-CAM for ")]) == 2
+    # A flat blue square is unlike the validation images: both models say "not confident".
+    assert len([m for m in at.markdown if "not confident" in m.value]) == 2
 
 
 def test_grad_cam_can_be_switched_off_in_the_url(evaluated_lab: EvaluatedLab) -> None:
@@ -72,5 +74,16 @@ def test_grad_cam_can_be_switched_off_in_the_url(evaluated_lab: EvaluatedLab) ->
     at.run()
     assert not at.exception
     assert at.toggle(key="predict.cam").value is False
-    assert [c for image in at.get("image") for c in image.captions] == ["sky.png"]
+    assert [c for image in at.get("image") for c in image.captions if c] == ["sky.png"]
     assert len(_figures(at)) == 1
+
+
+def test_heatmap_opacity_comes_from_the_url(evaluated_lab: EvaluatedLab) -> None:
+    """`?opacity=0.8` sets the slider, which the page writes back; the colour scale shows."""
+    at = open_page("predict", runs=str(evaluated_lab.a), opacity="0.8")
+    at.file_uploader(key="predict.files").set_value([("sky.png", _png(), "image/png")])
+    at.run()
+    assert not at.exception
+    assert at.slider(key="predict.opacity").value == 0.8
+    assert at.query_params["opacity"] == "0.8"
+    assert any("Colour scale" in c.value for c in at.caption)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 
 from dashboard.views.queue.config_form import (
+    FIELD_HELP,
     config_from_form,
     default_config,
     expand_grid,
     form_defaults,
-    grid_table,
     parse_grid_text,
+    preview_table,
 )
 from experiment.config import ConfigError, ExperimentConfig, parse_config
-from experiment.presets import REPORT_BEST
+from experiment.presets import CPU_START, REPORT_BEST, report_study
 
 
 def test_form_covers_every_config_field() -> None:
@@ -22,10 +23,16 @@ def test_form_covers_every_config_field() -> None:
     assert set(config) == set(ExperimentConfig.model_fields)
 
 
-def test_defaults_are_the_reports_best_setting() -> None:
-    """Submitting the untouched form gives REPORT_BEST on the given dataset."""
+def test_defaults_are_the_cpu_start_and_the_report_one_preset_away() -> None:
+    """The untouched form gives CPU_START (the report's setting at 112 px, 10 epochs); the
+    report preset gives REPORT_BEST, both on the given dataset."""
     config = parse_config(config_from_form(form_defaults(default_config("var/data/x"))))
-    assert config == parse_config({**REPORT_BEST, "dataset": "var/data/x"})
+    assert config == parse_config({**CPU_START, "dataset": "var/data/x"})
+    assert (config.image_size, config.epochs, config.optimizer) == (112, 10, "adam")
+    report = default_config("var/data/x", REPORT_BEST)
+    assert parse_config(config_from_form(form_defaults(report))) == parse_config(
+        {**REPORT_BEST, "dataset": "var/data/x"}
+    )
 
 
 def test_float_fields_get_float_widgets() -> None:
@@ -77,8 +84,24 @@ def test_grid_expands_over_the_form_config() -> None:
     """Two optimizers times two batch sizes are four configs named after their values."""
     configs = expand_grid(default_config("d"), "optimizer: [sgd, adam]\nbatch_size: [16, 32]")
     assert len(configs) == 4
-    assert configs[0].name == "report-best [optimizer=sgd, batch_size=16]"
-    table = grid_table(
-        [c.to_json() for c in configs], "optimizer: [sgd, adam]\nbatch_size: [16, 32]"
-    )
+    assert configs[0].name == "quick-start [optimizer=sgd, batch_size=16]"
+    table = preview_table([c.to_json() for c in configs])
     assert list(table.columns) == ["name", "optimizer", "batch_size"]
+
+
+def test_preview_table_shows_what_differs_in_the_report_study() -> None:
+    """The report's study: names plus the fields its comparisons vary, "none" for off."""
+    table = preview_table([c.to_json() for c in report_study(image_size=112)])
+    assert {"epochs", "batch_size", "steps_per_epoch", "optimizer", "architecture"} <= set(
+        table.columns
+    )
+    assert "augmentation.zoom_range" in table.columns and "image_size" not in table.columns
+    off = table.set_index("name").loc["report [augmentation=off]"]
+    assert off["augmentation.zoom_range"] == "none"
+
+
+def test_every_field_has_help() -> None:
+    """Each widget of the form has a help text; image size names the report CNN's 106 px."""
+    keys = form_defaults(default_config("d"))
+    assert set(keys) - set(FIELD_HELP) == set()
+    assert "report_cnn 106 px" in FIELD_HELP["image_size"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from db.models import RunStatus
@@ -21,6 +22,11 @@ def _figures(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
+def _frame(at: AppTest, column: str) -> pd.DataFrame:
+    """The page's table with `column`: the recent runs have "progress", a preview "same as run"."""
+    return next(table.value for table in at.dataframe if column in table.value.columns)
+
+
 def _errors(at: AppTest) -> str:
     return "\n".join(error.value for error in at.error)
 
@@ -33,7 +39,8 @@ def test_queue_submit_queues_the_forms_values(lab: Lab) -> None:
     at.number_input(key="cfg.epochs").set_value(7)
     at.button(key="cfg.submit").click().run()
     assert not at.exception
-    assert [s.value for s in at.success] == [f"Queued run {lab.queued + 1}"]
+    new = lab.queued + 1
+    assert [s.value for s in at.success] == [f"Queued [run {new}](run?id={new}): my-run"]
     run = _run(lab, lab.queued + 1)
     assert (run.name, run.optimizer, run.epochs, run.status) == (
         "my-run",
@@ -73,13 +80,7 @@ def test_grid_preview_counts_combinations(lab: Lab) -> None:
     assert not at.exception
     assert any("4 runs" in m.value for m in at.markdown)
     preview = at.dataframe[0].value
-    assert list(preview.columns) == [
-        "name",
-        "optimizer",
-        "batch_size",
-        "same as run",
-        "est. minutes",
-    ]
+    assert list(preview.columns) == ["name", "optimizer", "batch_size", "same as run", "est. time"]
     assert len(preview) == 4
     assert any("0 of 4 repeat" in c.value for c in at.caption)
     assert at.button(key="grid.queue").label == "Queue 4 runs"
@@ -94,7 +95,20 @@ def test_grid_queue_button_queues_every_combination(lab: Lab) -> None:
     at.button(key="grid.queue").click().run()
     assert not at.exception
     assert lab.count_runs() == 5 + 3
-    assert _run(lab, lab.queued + 3).name == "report-best [optimizer=rmsprop]"
+    assert _run(lab, lab.queued + 3).name == "quick-start [optimizer=rmsprop]"
+    assert any(f"runs [{lab.queued + 1}](run?id={lab.queued + 1})" in s.value for s in at.success)
+
+
+def test_queue_run_with_a_filled_grid_box_previews_the_grid_and_says_so(lab: Lab) -> None:
+    """ "Queue run" with grid lines queues nothing: it previews the grid and tells why."""
+    at = open_page("queue")
+    at.text_area(key="grid.text").set_value("optimizer: [sgd, adam]")
+    at.button(key="cfg.submit").click().run()
+    assert not at.exception
+    assert lab.count_runs() == 5
+    assert any("2 runs" in m.value for m in at.markdown)
+    assert any("previewed the grid instead" in i.value for i in at.info)
+    assert at.button(key="grid.queue").label == "Queue 2 runs"
 
 
 def test_grid_with_a_bad_field_shows_the_problem(lab: Lab) -> None:
@@ -106,14 +120,19 @@ def test_grid_with_a_bad_field_shows_the_problem(lab: Lab) -> None:
     assert all(b.key != "grid.queue" for b in at.button)
 
 
-def test_reproduce_report_queues_the_whole_study(lab: Lab) -> None:
-    """The report button queues every run of report_study with the chosen size and scale."""
+def test_reproduce_report_previews_then_queues_the_whole_study(lab: Lab) -> None:
+    """The report button previews every run of report_study (runs, repeats, estimate); its
+    "Queue N runs" queues them with the chosen size and scale."""
     at = open_page("queue")
     at.number_input(key="report.size").set_value(112)
     at.number_input(key="report.scale").set_value(0.1)
     at.button(key="report.submit").click().run()
     assert not at.exception
     expected = len(report_study(image_size=112, epochs_scale=0.1))
+    assert lab.count_runs() == 5
+    assert len(_frame(at, "same as run")) == expected
+    assert any(f"0 of {expected} repeat" in c.value for c in at.caption)
+    at.button(key="grid.queue").click().run()
     assert lab.count_runs() == 5 + expected
     assert _run(lab, lab.queued + 1).image_size == 112
 
@@ -121,9 +140,9 @@ def test_reproduce_report_queues_the_whole_study(lab: Lab) -> None:
 def test_recent_runs_lists_every_run_with_progress(lab: Lab) -> None:
     """The live list shows the seeded runs newest first with their epochs done."""
     at = open_page("queue")
-    recent = at.dataframe[0].value
-    assert list(recent["id"]) == [5, 4, 3, 2, 1]
-    assert recent.set_index("id").loc[lab.running, "epochs_text"] == "2/3"
+    recent = _frame(at, "progress")
+    assert list(recent["open"]) == [f"run?id={i}" for i in (5, 4, 3, 2, 1)]
+    assert recent.set_index("open").loc[f"run?id={lab.running}", "epochs_text"] == "2/3"
 
 
 def test_cancel_a_queued_run(lab: Lab) -> None:
@@ -133,6 +152,46 @@ def test_cancel_a_queued_run(lab: Lab) -> None:
     at.button(key="cancel.button").click().run()
     assert not at.exception
     assert _run(lab, lab.queued).status is RunStatus.CANCELLED
+    assert any(f"Run {lab.queued} cancelled" in i.value for i in at.info)
+    status = _frame(at, "progress").set_index("open")["status"]
+    assert status[f"run?id={lab.queued}"] == "cancelled"
+
+
+def test_cancel_a_running_run_says_it_was_requested_and_the_list_follows(lab: Lab) -> None:
+    """Cancel on a running run: the message says its worker was asked; the list shows it."""
+    at = open_page("queue")
+    at.selectbox(key="cancel.run").set_value(lab.running)
+    at.button(key="cancel.button").click().run()
+    assert any("Asked run" in i.value for i in at.info)
+    status = _frame(at, "progress").set_index("open")["status"]
+    assert status[f"run?id={lab.running}"] == "running, cancelling"
+
+
+def test_clone_of_a_missing_run_says_so(lab: Lab) -> None:
+    """`?clone=999` warns that run 999 does not exist and the form keeps its usual values."""
+    at = open_page("queue", clone="999")
+    assert not at.exception
+    assert "There is no run 999" in at.warning[0].value
+    assert at.text_input(key="cfg.name").value == "quick-start"
+
+
+def test_report_preset_fills_the_form_with_the_reports_values(lab: Lab) -> None:
+    """The form opens CPU-sized; "Report's best setting" sets 224 px and 50 epochs."""
+    at = open_page("queue")
+    assert at.number_input(key="cfg.image_size").value == 112
+    at.button(key="preset.report").click().run()
+    assert not at.exception
+    assert at.number_input(key="cfg.image_size").value == 224
+    assert at.number_input(key="cfg.epochs").value == 50
+
+
+def test_the_form_says_how_many_images_an_epoch_sees(lab: Lab) -> None:
+    """With 70 steps fixed, batch 32 makes an epoch 2,240 images; no history: no estimate."""
+    at = open_page("queue")
+    at.number_input(key="cfg.batch_size").set_value(32).run()
+    notes = " ".join(c.value for c in at.caption)
+    assert "70 batches of 32 = 2,240 images" in notes
+    assert "No time estimate yet" in notes
 
 
 # Database problems

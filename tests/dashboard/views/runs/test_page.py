@@ -32,14 +32,14 @@ def test_runs_status_filter_comes_from_the_url(lab: Lab) -> None:
     """?status=failed lists only the failed run and pre-selects the filter."""
     at = open_page("runs", status="failed")
     assert not at.exception
-    assert at.multiselect(key="runs.f.status").value == ["failed"]
+    assert at.pills(key="runs.f.status").value == ["failed"]
     assert _listed(at) == [lab.failed]
 
 
 def test_changing_the_status_filter_writes_the_url(lab: Lab) -> None:
     """Picking statuses rewrites ?status=, so the address bar is the share link."""
     at = open_page("runs")
-    at.multiselect(key="runs.f.status").set_value(["running", "queued"]).run()
+    at.pills(key="runs.f.status").set_value(["running", "queued"]).run()
     assert at.query_params["status"] == "running,queued"
     assert sorted(_listed(at)) == [lab.running, lab.queued]
 
@@ -105,7 +105,7 @@ def test_selecting_rows_writes_runs_to_the_url(lab: Lab) -> None:
 def test_selection_survives_a_filter_that_hides_it(lab: Lab) -> None:
     """Filtering to failed runs keeps a selected succeeded run in ?runs=."""
     at = open_page("runs", runs=f"{lab.adam},{lab.failed}")
-    at.multiselect(key="runs.f.status").set_value(["failed"]).run()
+    at.pills(key="runs.f.status").set_value(["failed"]).run()
     assert sorted(parse_ids(at.query_params["runs"])) == sorted([lab.adam, lab.failed])
     assert "1 hidden by the filters" in at.caption[0].value
 
