@@ -92,7 +92,7 @@ class Run(Base):
 
     # Key hyper-parameters copied out of `config` so lists and filters need no JSON queries.
     dataset: Mapped[str] = mapped_column(String(1000))
-    architecture: Mapped[str] = mapped_column(String(64))
+    architecture: Mapped[str] = mapped_column(String(200))  # or "package.module:function"
     optimizer: Mapped[str] = mapped_column(String(32))
     learning_rate: Mapped[float] = mapped_column(Float)
     batch_size: Mapped[int] = mapped_column(Integer)
@@ -127,6 +127,11 @@ class Run(Base):
     environment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Confusion matrix and per-class precision/recall/F1 on the validation split.
     evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The built model's parameters (trainable: in the latest phase) and its training phases
+    # (frozen backbone, fine-tuning), written by the worker as each phase begins.
+    total_params: Mapped[int | None] = mapped_column(Integer)
+    trainable_params: Mapped[int | None] = mapped_column(Integer)
+    phases: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 # In claim order (db/queue.py CLAIM_ORDER: priority DESC, created_at, id), so a claim reads the

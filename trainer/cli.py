@@ -20,7 +20,9 @@ from db.runs import list_runs, runs_by_config_hash
 from db.session import Database, DatabaseUnavailable, DatabaseUrlError
 from experiment.config import ConfigError, ExperimentConfig
 from experiment.estimate import PlannedRun, plan
+from experiment.presets import OPTIONAL_COMPARISONS
 from settings import Settings
+from trainer import models_cli
 
 
 class CliError(RuntimeError):
@@ -43,6 +45,7 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
             study=args.study or "report",
             image_size=args.image_size or 224,
             epochs_scale=args.epochs_scale,
+            extra=args.extra,
         )
     elif args.file:
         configs = load_config_file(Path(args.file))
@@ -171,18 +174,6 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
-    from trainer.architectures import ARCHITECTURES, build_model
-
-    print(f"{'architecture':<14} {'parameters':>12}  description")
-    for name, spec in ARCHITECTURES.items():
-        size = max(args.image_size, spec.min_image_size)
-        params = build_model(name, size, args.classes).count_params()
-        note = "" if size == args.image_size else f" (at its minimum {size} px)"
-        print(f"{name:<14} {params:>12,}  {spec.description}{note}")
-    return 0
-
-
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     from data.images import MAX_UPLOAD_BYTES, ImageError
     from trainer.predict import ModelNotAvailable, load_run_model, predict_images
@@ -223,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--image-size", type=int, help="image size for --preset (default 224)")
     q.add_argument("--epochs-scale", type=float, default=1.0, help="scale --preset's epochs")
     q.add_argument(
+        "--with",
+        dest="extra",
+        action="append",
+        default=[],
+        choices=sorted(OPTIONAL_COMPARISONS),
+        help="add an optional comparison to --preset report (backbones: needs ImageNet weights)",
+    )
+    q.add_argument(
         "--dry-run", action="store_true", help="show what would be queued, queue nothing"
     )
     q.add_argument(
@@ -251,10 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--limit", type=int, default=None)
     r.set_defaults(handler=cmd_runs)
 
-    m = commands.add_parser("models", help="list architectures with parameter counts")
-    m.add_argument("--image-size", type=int, default=224)
-    m.add_argument("--classes", type=int, default=4)
-    m.set_defaults(handler=cmd_models)
+    models_cli.add_parser(commands)
 
     p = commands.add_parser("predict", help="class probabilities from a finished run's model")
     p.add_argument("run_id", type=int)
@@ -272,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--classes must be 1..10000 and --image-size 16..1024")
     if args.command == "queue" and args.epochs_scale <= 0:
         parser.error("--epochs-scale must be > 0")
+    if args.command == "queue" and args.extra and not args.preset:
+        parser.error("--with adds to --preset report")
     if args.command == "worker" and args.lease_seconds < 5:
         parser.error("--lease-seconds must be at least 5 (workers heartbeat every 2 s)")
     try:

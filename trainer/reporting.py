@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from db import artifacts, evaluation, metrics, queue, workers
-from db.entities import EpochRecord, PredictionRecord
+from db import artifacts, evaluation, metrics, phases, queue, workers
+from db.entities import EpochRecord, PredictionRecord, TrainingPhase
 from db.models import ArtifactKind, RunStatus, StopReason
 from db.session import Database
 from trainer.checkpoint import Checkpoint, unpack
@@ -110,3 +110,8 @@ class RunReporter:
     def release(self) -> bool:
         with self.database.begin() as session:
             return queue.release_run(session, self.run_id, self.attempt)
+
+    def record_phase(self, phase: TrainingPhase) -> bool:
+        """A training phase begins (frozen backbone, fine-tuning), with its parameter counts."""
+        with self.database.begin() as session:
+            return phases.record_phase(session, self.run_id, self.attempt, phase)

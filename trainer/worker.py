@@ -160,8 +160,10 @@ def process_run(
         outcome = train(
             config, reporter, device, shutdown=shutdown, fresh_start=claimed.attempt == 1
         )
-    except ConfigError as error:
-        reporter.finish(RunStatus.FAILED, StopReason.FAILED, "invalid config", str(error))
+    except ConfigError as error:  # also a builder or weights file the worker could not use
+        log.error("run %s: invalid config: %s", claimed.id, error)
+        detail = f"invalid config: {error}"[:500]
+        reporter.finish(RunStatus.FAILED, StopReason.FAILED, detail, str(error))
         return True
     except Exception as error:  # a run's failure must never take the worker down
         log.error("run %s failed: %s", claimed.id, error)

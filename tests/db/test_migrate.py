@@ -64,3 +64,47 @@ def test_claim_uses_the_claim_order_index(tmp_path: Path) -> None:
             str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
         )
     assert "ix_runs_claim_order" in plan and "TEMP B-TREE" not in plan
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_0010_keeps_runs_queued_before_it(kind: str, tmp_path: Path) -> None:
+    """A run stored at 0005 survives 0010 intact; the new columns start empty and the
+    architecture column takes a user's `package.module:function` name."""
+    from alembic import command
+    from sqlalchemy import insert, update
+
+    from db.migrate import alembic_config
+    from db.models import Run
+    from db.runs import get_run
+    from tests.databases import postgres_url_for_test
+    from tests.db.factories import new_run
+
+    def check(url: str) -> None:
+        database = Database(url)
+        config = alembic_config()
+        with database.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0005")
+        with database.engine.begin() as connection:
+            connection.execute(insert(Run.__table__).values(**new_run("old").columns()))
+        upgrade(database.engine)
+        with database.read() as session:
+            run = get_run(session, 1)
+        assert run is not None and (run.name, run.architecture, run.epochs) == (
+            "old",
+            "report_cnn",
+            3,
+        )
+        assert (run.total_params, run.trainable_params, run.phases) == (None, None, ())
+        long_name = "a_team." + "models." * 20 + "nets:build"
+        with database.begin() as session:
+            session.execute(update(Run).where(Run.id == 1).values(architecture=long_name))
+        with database.read() as session:
+            assert get_run(session, 1).architecture == long_name  # type: ignore[union-attr]
+        database.dispose()
+
+    if kind == "sqlite":
+        check(sqlite_url(tmp_path))
+    else:
+        with postgres_url_for_test() as url:
+            check(url)
