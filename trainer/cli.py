@@ -151,6 +151,8 @@ def _run_row(run: Any) -> dict[str, Any]:
         "optimizer": run.optimizer,
         "batch_size": run.batch_size,
         "architecture": run.architecture,
+        "total_params": run.total_params,
+        "trainable_params": run.trainable_params,
         "study": run.study,
     }
 

@@ -18,6 +18,7 @@ ReLU of the weighted sum of feature maps, upsampled to the image.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import keras
@@ -104,13 +105,26 @@ def _chain(core: keras.Model, nested: keras.Model, softmax_head: bool) -> keras.
     return keras.Model(inputs, [features, x])
 
 
+# One score model per architecture: re-tracing a nested backbone adds a node to its layers each
+# time, which a dashboard that explains many uploads with one cached model would accumulate.
+_SCORE_MODELS: weakref.WeakKeyDictionary[keras.Model, tuple[keras.Model, bool]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _score_model(core: keras.Model, conv: keras.layers.Layer) -> tuple[keras.Model, bool]:
-    """A model from the architecture's input to [feature map, class scores].
+    """A model from the architecture's input to [feature map, class scores] (built once).
 
     When the architecture ends with a softmax Dense, its input is returned instead of its
     output, and the caller applies the kernel: Grad-CAM differentiates the class's logit, since
     a saturated softmax has almost no gradient.
     """
+    if core not in _SCORE_MODELS:
+        _SCORE_MODELS[core] = _build_score_model(core, conv)
+    return _SCORE_MODELS[core]
+
+
+def _build_score_model(core: keras.Model, conv: keras.layers.Layer) -> tuple[keras.Model, bool]:
     head = core.layers[-1]
     softmax_head = (
         isinstance(head, keras.layers.Dense)
