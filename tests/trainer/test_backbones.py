@@ -230,3 +230,18 @@ def test_freezing_trains_the_head_and_unfreezing_keeps_batch_norm_frozen() -> No
     )
     total, trainable_count = parameter_counts(model)
     assert batch_norm > 0 and trainable_count == total - batch_norm
+
+
+def test_a_weights_file_missing_on_the_worker_is_named(tmp_path: Path) -> None:
+    """A path that is not on this worker fails before building, naming `weights` and the file."""
+    import socket
+
+    from experiment.config import parse_config
+    from trainer.train import weights_source
+
+    missing = tmp_path / "nowhere" / "r50.weights.h5"
+    config = parse_config({"name": "x", "architecture": "resnet50", "weights": str(missing)})
+    with pytest.raises(ConfigError) as info:
+        weights_source(config)
+    [(field, message)] = info.value.problems
+    assert field == "weights" and str(missing) in message and socket.gethostname() in message

@@ -108,6 +108,19 @@ def test_models_lists_named_backbones_with_their_counts_and_minimums() -> None:
     assert unknown.returncode == 2 and "unknown architecture 'resnet5'" in unknown.stderr
 
 
+def test_the_report_preset_takes_the_backbones_comparison(sqlite_database_url: str) -> None:
+    """`--with backbones` adds two ImageNet backbone runs to the report's study (dry run)."""
+    result = _cli(
+        "trainer", "queue", "--preset", "report", "--with", "backbones", "--dry-run",
+        url=sqlite_database_url,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("10 run(s)")
+    assert "architecture=mobilenet_v2" in result.stderr and "weights=imagenet" in result.stderr
+    alone = _cli("trainer", "queue", "--with", "backbones", url=sqlite_database_url)
+    assert alone.returncode == 2 and "--with adds to --preset report" in alone.stderr
+
+
 def test_predict_with_unknown_run_is_an_error(sqlite_database_url: str, tmp_path: Path) -> None:
     """Predicting with a run that does not exist exits 2 with one line."""
     result = _cli("trainer", "predict", "42", str(tmp_path / "x.jpg"), url=sqlite_database_url)
