@@ -136,6 +136,9 @@ class RunRecord:
     search_id: int | None = None
     trial: int | None = None
     reused_from: int | None = None
+    total_params: int | None = None
+    trainable_params: int | None = None  # in the run's latest phase (after fine-tuning began)
+    phases: tuple[TrainingPhase, ...] = ()
 
     @classmethod
     def from_row(cls, row: Run) -> RunRecord:
@@ -148,7 +151,29 @@ class RunRecord:
             class_names=tuple(row.class_names) if row.class_names is not None else None,
             environment=dict(row.environment) if row.environment is not None else None,
             evaluation=dict(row.evaluation) if row.evaluation is not None else None,
+            phases=tuple(TrainingPhase.from_json(item) for item in row.phases or ()),
         )
+
+
+@dataclass(frozen=True)
+class TrainingPhase:
+    """A stretch of a run trained one way: from `epoch` (1-based) on, with a frozen backbone,
+    fine-tuning it, or plainly; the curves mark where a later phase begins."""
+
+    epoch: int
+    kind: str  # "train" | "frozen" | "fine_tune"
+    total_params: int
+    trainable_params: int
+    learning_rate: float
+    unfrozen_layers: int | None = None  # fine_tune: how many of the backbone's last layers
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainingPhase:
+        values: dict[str, Any] = {f.name: data.get(f.name) for f in fields(cls)}
+        return cls(**values)
 
 
 @dataclass(frozen=True)

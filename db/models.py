@@ -116,7 +116,7 @@ class Run(Base):
     # Queued runs have them all; a script's or an imported run's config is any JSON, so there
     # they are NULL unless its config names them (experiment/foreign.py).
     dataset: Mapped[str | None] = mapped_column(String(1000))
-    architecture: Mapped[str | None] = mapped_column(String(64))
+    architecture: Mapped[str | None] = mapped_column(String(200))  # or "package.module:function"
     optimizer: Mapped[str | None] = mapped_column(String(32))
     learning_rate: Mapped[float | None] = mapped_column(Float)
     batch_size: Mapped[int | None] = mapped_column(Integer)
@@ -151,6 +151,11 @@ class Run(Base):
     environment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Confusion matrix and per-class precision/recall/F1 on the validation split.
     evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The built model's parameters (trainable: in the latest phase) and its training phases
+    # (frozen backbone, fine-tuning), written by the worker as each phase begins.
+    total_params: Mapped[int | None] = mapped_column(Integer)
+    trainable_params: Mapped[int | None] = mapped_column(Integer)
+    phases: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     # A search's trial: its number (1-based) in the search, the sampled values by dotted field
     # name, and the sampler's/pruner's bookkeeping (Optuna system attrs such as grid ids and

@@ -14,10 +14,27 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from db.entities import NewRun
+from experiment.architectures import (
+    BUILT_IN,
+    architecture_info,
+    is_user_architecture,
+    unknown_architecture_message,
+)
 
-# Smallest input each architecture can take (report_cnn: three stride-3 convs and two pools).
-MIN_IMAGE_SIZE = {"report_cnn": 106, "resnet20": 16, "mobilenet_v2": 32}
-ARCHITECTURES = tuple(MIN_IMAGE_SIZE)
+# Smallest input each built-in architecture can take (report_cnn: three stride-3 convs, two
+# pools); builders of the user's own are checked on the worker.
+MIN_IMAGE_SIZE = {name: info.min_image_size for name, info in BUILT_IN.items()}
+ARCHITECTURES = tuple(BUILT_IN)
+WEIGHTS_SUFFIXES = (".weights.h5", ".h5", ".hdf5", ".keras")
+# Fields added after runs were first hashed: left out of `identity_hash` while at their
+# default, so a config queued before they existed still matches its repeats.
+_HASHED_ONLY_WHEN_SET: dict[str, Any] = {
+    "architecture_params": {},
+    "weights": None,
+    "freeze_backbone": False,
+    "fine_tune": None,
+    "head_dropout": 0.0,
+}
 OPTIMIZERS = ("sgd", "adam", "adamax", "rmsprop")
 DEFAULT_DATASET = "var/data/weather-sample"
 Monitor = Literal["val_loss", "val_accuracy", "loss", "accuracy"]
@@ -94,13 +111,44 @@ class MinAccuracyConfig(_Strict):
     threshold: float = Field(0.94, gt=0, le=1)
 
 
+class FineTuneConfig(_Strict):
+    """Unfreeze a frozen backbone at `at_epoch` (1-based) and go on at a new learning rate."""
+
+    at_epoch: int = Field(..., ge=2, le=10_000, description="first epoch that fine-tunes")
+    layers: Literal["all"] | int = Field(
+        "all", description="the backbone's last K layers, or all; batch norm stays frozen"
+    )
+    learning_rate: float = Field(1e-5, gt=0, le=10)
+
+    @field_validator("layers")
+    @classmethod
+    def _positive(cls, value: str | int) -> str | int:
+        if isinstance(value, int) and not 1 <= value <= 100_000:
+            raise ValueError(f"must be 'all' or a number of layers >= 1, got {value}")
+        return value
+
+
 class ExperimentConfig(_Strict):
     """Everything one training run needs; defaults follow the report where it chose."""
 
     name: str = Field(..., min_length=1, max_length=200)
     dataset: str = Field(DEFAULT_DATASET, min_length=1, max_length=1000)
     image_size: int = Field(224, ge=16, le=1024)
-    architecture: Literal["report_cnn", "resnet20", "mobilenet_v2"] = "report_cnn"
+    architecture: str = Field(
+        "report_cnn",
+        min_length=1,
+        max_length=200,
+        description="a built-in name (python -m trainer models) or 'package.module:function'",
+    )
+    architecture_params: dict[str, Any] = Field(
+        default_factory=dict, description="keyword arguments of a builder of your own"
+    )
+    weights: str | None = Field(
+        None, max_length=1000, description="imagenet, null, or a weights file on the workers"
+    )
+    freeze_backbone: bool = False
+    fine_tune: FineTuneConfig | None = None
+    head_dropout: float = Field(0.0, ge=0, lt=1)
     optimizer: Literal["sgd", "adam", "adamax", "rmsprop"] = "adam"
     learning_rate: float = Field(0.001, gt=0, le=10)
     batch_size: int = Field(16, ge=1, le=4096)
@@ -129,17 +177,88 @@ class ExperimentConfig(_Strict):
                 raise ValueError(f"tag {tag[:20]!r}... is longer than 50 characters")
         return cleaned
 
+    @field_validator("architecture")
+    @classmethod
+    def _known_architecture(cls, name: str) -> str:
+        if architecture_info(name) is None and not is_user_architecture(name):
+            raise ValueError(unknown_architecture_message(name))
+        return name
+
+    @field_validator("architecture_params")
+    @classmethod
+    def _keyword_arguments(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for key in params:
+            if not key.isidentifier() or key in ("input_shape", "num_classes"):
+                raise ValueError(f"{key!r} cannot be a keyword argument of the builder")
+        try:
+            encoded = json.dumps(params, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"must hold JSON values only ({error})") from None
+        if len(encoded) > 10_000:
+            raise ValueError("is longer than 10,000 characters of JSON")
+        return params
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_source(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if value.strip().lower() == "imagenet":
+            return "imagenet"
+        if not value.lower().endswith(WEIGHTS_SUFFIXES):
+            raise ValueError(
+                "expected imagenet, null, or the path of a .weights.h5, .h5 or .keras file "
+                f"on the workers, got {value[:60]!r}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _compatible(self) -> ExperimentConfig:
-        minimum = MIN_IMAGE_SIZE[self.architecture]
-        if self.image_size < minimum:
+        minimum = MIN_IMAGE_SIZE.get(self.architecture)
+        if minimum is not None and self.image_size < minimum:
             raise ValueError(
                 f"image_size: {self.architecture} needs at least {minimum} px, "
                 f"got {self.image_size}"
             )
+        self._check_backbone_knobs()
         if self.mixed_precision and self.deterministic:
             raise ValueError("mixed_precision and deterministic cannot both be on")
         return self
+
+    def _check_backbone_knobs(self) -> None:
+        """Weights, freezing, fine-tuning and the head belong to keras.applications backbones."""
+        info = architecture_info(self.architecture)
+        if self.architecture_params and info is not None:
+            raise ValueError(
+                f"architecture_params: only a builder of your own ('package.module:function') "
+                f"takes parameters; {self.architecture} has none"
+            )
+        if info is None or not info.is_application:
+            what = (
+                "a builder of your own sets up its own weights and layers"
+                if info is None
+                else f"{self.architecture} is one of the lab's own models, trained from scratch"
+            )
+            for field, is_set in (
+                ("weights", self.weights is not None),
+                ("freeze_backbone", self.freeze_backbone),
+                ("fine_tune", self.fine_tune is not None),
+                ("head_dropout", self.head_dropout > 0),
+            ):
+                if is_set:
+                    raise ValueError(f"{field}: only keras.applications backbones take it ({what})")
+            return
+        if self.fine_tune is not None:
+            if not self.freeze_backbone:
+                raise ValueError(
+                    "fine_tune: needs freeze_backbone: true (it unfreezes a backbone that "
+                    "trained frozen until fine_tune.at_epoch)"
+                )
+            if self.fine_tune.at_epoch > self.epochs:
+                raise ValueError(
+                    f"fine_tune.at_epoch: {self.fine_tune.at_epoch} is after the last epoch "
+                    f"({self.epochs})"
+                )
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -147,6 +266,9 @@ class ExperimentConfig(_Strict):
     def identity_hash(self) -> str:
         """Equal for configs that train the same model: name, tags, priority, study ignored."""
         payload = self.model_dump(mode="json", exclude={"name", "tags", "priority", "study"})
+        for field, default in _HASHED_ONLY_WHEN_SET.items():
+            if payload.get(field) == default:
+                payload.pop(field, None)
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from experiment.config import ExperimentConfig
@@ -46,6 +47,18 @@ REPORT_COMPARISONS: dict[str, list[dict[str, Any]]] = {
     "augmentation": [{"augmentation": REPORT_AUGMENTATION}, {"augmentation": {}}],
 }
 
+# Comparisons the report did not make, queued on request (`queue --preset report --with NAME`).
+# "backbones": the report CNN against ImageNet backbones trained frozen (transfer learning);
+# it needs Keras's ImageNet weights on every worker (downloaded once, or put in
+# ~/.keras/models by hand: see README, "Backbones and weights").
+OPTIONAL_COMPARISONS: dict[str, list[dict[str, Any]]] = {
+    "backbones": [
+        {"architecture": "report_cnn"},
+        {"architecture": "mobilenet_v2", "weights": "imagenet", "freeze_backbone": True},
+        {"architecture": "efficientnet_b0", "weights": "imagenet", "freeze_backbone": True},
+    ],
+}
+
 
 def report_study(
     *,
@@ -53,11 +66,18 @@ def report_study(
     image_size: int = 224,
     epochs_scale: float = 1.0,
     dataset: str | None = None,
+    extra: Sequence[str] = (),
 ) -> list[ExperimentConfig]:
     """The report's comparisons as one study, without running the shared baseline twice.
 
-    `image_size` and `epochs_scale` let a CPU user shrink the study (e.g. 112 px, 0.2x epochs).
+    `image_size` and `epochs_scale` let a CPU user shrink the study (e.g. 112 px, 0.2x epochs);
+    `extra` adds comparisons from OPTIONAL_COMPARISONS.
     """
+    unknown = [name for name in extra if name not in OPTIONAL_COMPARISONS]
+    if unknown:
+        raise ValueError(
+            f"no optional comparison {unknown[0]!r}; choose from {', '.join(OPTIONAL_COMPARISONS)}"
+        )
 
     def scaled(epochs: int) -> int:
         return max(1, round(epochs * epochs_scale))
@@ -71,9 +91,10 @@ def report_study(
     }
     if dataset:
         base["dataset"] = dataset
+    comparisons = [*REPORT_COMPARISONS.values(), *(OPTIONAL_COMPARISONS[name] for name in extra)]
     variants = [
         {**choice, **({"epochs": scaled(choice["epochs"])} if "epochs" in choice else {})}
-        for choices in REPORT_COMPARISONS.values()
+        for choices in comparisons
         for choice in choices
     ]
     unique: dict[str, ExperimentConfig] = {}

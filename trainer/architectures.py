@@ -1,20 +1,34 @@
-"""Model builders: pure functions `(input_shape, num_classes) -> keras.Model`.
+"""Model builders: pure functions `(input_shape, num_classes, ...) -> keras.Model`.
 
-No Lambda layers anywhere, so every stored model loads with `safe_mode=True`. Inputs are images
-already rescaled to [0, 1] by the data pipeline (data/loader.py).
+The architecture is the model after preprocessing: `trainer.train.assemble_model` puts the
+layers `experiment.architectures` names for it in front (the lab's own models and users' get
+pixels in [0, 1]; each keras.applications backbone gets its own `preprocess_input`). No Lambda
+layers anywhere, so every stored model loads with `safe_mode=True`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
 
 import keras
 from keras import layers, regularizers
 
-from experiment.config import MIN_IMAGE_SIZE
+from experiment.architectures import (
+    ArchitectureInfo,
+    Preprocessing,
+    architecture_info,
+    is_user_architecture,
+    unknown_architecture_message,
+)
+from trainer.user_models import build_user_model, load_builder
+from trainer.weights import copy_backbone_from, imagenet_download, weights_error
 
 Builder = Callable[[tuple[int, int, int], int], keras.Model]
+# None: random; "imagenet": Keras's download; a Path: a file on this worker.
+WeightsSource = str | Path | None
 
 
 def build_report_cnn(input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
@@ -90,53 +104,100 @@ def build_resnet20(input_shape: tuple[int, int, int], num_classes: int) -> keras
     return keras.Model(inputs, outputs, name="resnet20")
 
 
-def build_mobilenet_v2(input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
-    """MobileNetV2 from keras.applications with random initial weights (nothing downloaded)."""
-    return keras.applications.MobileNetV2(
-        input_shape=input_shape, weights=None, classes=num_classes, include_top=True
-    )
+OWN_BUILDERS: dict[str, Builder] = {"report_cnn": build_report_cnn, "resnet20": build_resnet20}
 
 
-@dataclass(frozen=True)
-class Architecture:
-    name: str
-    build: Builder
-    min_image_size: int
-    description: str
+def build_backbone(info: ArchitectureInfo, image_size: int, weights: WeightsSource) -> keras.Model:
+    """The keras.applications model, as Keras builds it with `include_top=False`.
 
-
-ARCHITECTURES: dict[str, Architecture] = {
-    "report_cnn": Architecture(
-        "report_cnn",
-        build_report_cnn,
-        MIN_IMAGE_SIZE["report_cnn"],
-        "the report's 3-conv CNN (162,276 parameters at 224 px, 4 classes)",
-    ),
-    "resnet20": Architecture(
-        "resnet20",
-        build_resnet20,
-        MIN_IMAGE_SIZE["resnet20"],
-        "ResNet v1 depth 20 (Keras CIFAR-10 example)",
-    ),
-    "mobilenet_v2": Architecture(
-        "mobilenet_v2",
-        build_mobilenet_v2,
-        MIN_IMAGE_SIZE["mobilenet_v2"],
-        "keras.applications MobileNetV2, random weights",
-    ),
-}
-
-
-def build_model(architecture: str, image_size: int, num_classes: int) -> keras.Model:
-    """Build a registered architecture for square RGB images of `image_size` pixels."""
+    Keras loads `imagenet` and weights files itself (`weights=`); a `.keras` model's backbone
+    is copied in after building.
+    """
+    assert info.application is not None
+    constructor = getattr(keras.applications, info.application)
+    from_model = isinstance(weights, Path) and weights.suffix == ".keras"
+    keras_weights = None if from_model or weights is None else str(weights)
+    guard = imagenet_download(info.name) if weights == "imagenet" else nullcontext()
     try:
-        spec = ARCHITECTURES[architecture]
-    except KeyError:
+        with guard:
+            backbone = constructor(
+                include_top=False, weights=keras_weights, input_shape=(image_size, image_size, 3)
+            )
+    except (ValueError, OSError) as error:
+        if isinstance(weights, Path):
+            raise weights_error(
+                f"{weights} does not fit {info.name} built with include_top=False "
+                f"({str(error)[:200]})"
+            ) from None
+        raise
+    if from_model:
+        assert isinstance(weights, Path)
+        copy_backbone_from(backbone, weights, info.name)
+    return backbone
+
+
+def build_application(
+    info: ArchitectureInfo,
+    image_size: int,
+    num_classes: int,
+    *,
+    head_dropout: float = 0.0,
+    weights: WeightsSource = None,
+) -> keras.Model:
+    """The backbone, nested, plus the lab's head and nothing else.
+
+    Head: global average pooling, optional dropout, one softmax Dense, so the parameter count
+    is the backbone's plus one dense layer's. The backbone stays one nested model so that it
+    can be frozen and unfrozen as a whole, and Grad-CAM finds its last feature map.
+    """
+    backbone = build_backbone(info, image_size, weights)
+    inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
+    x = backbone(inputs)
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if head_dropout > 0:
+        x = layers.Dropout(head_dropout, name="head_dropout")(x)
+    # float32 probabilities under mixed precision, as Keras's mixed-precision guide advises.
+    outputs = layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
+    return keras.Model(inputs, outputs, name=info.name)
+
+
+def preprocessing_of(architecture: str) -> Preprocessing:
+    """What `assemble_model` puts in front of the architecture (users' builders: [0, 1])."""
+    info = architecture_info(architecture)
+    return info.preprocessing if info is not None else "unit"
+
+
+def import_architecture(architecture: str) -> None:
+    """Import a user's builder module (its custom layers must be registered before one of the
+    run's checkpoints can be loaded); nothing for built-in names."""
+    if architecture_info(architecture) is None and is_user_architecture(architecture):
+        load_builder(architecture)
+
+
+def build_model(
+    architecture: str,
+    image_size: int,
+    num_classes: int,
+    *,
+    head_dropout: float = 0.0,
+    weights: WeightsSource = None,
+    params: dict[str, Any] | None = None,
+) -> keras.Model:
+    """Build an architecture for square RGB images of `image_size` pixels."""
+    info = architecture_info(architecture)
+    shape = (image_size, image_size, 3)
+    if info is None:
+        if not is_user_architecture(architecture):
+            raise ValueError(unknown_architecture_message(architecture))
+        return build_user_model(architecture, shape, num_classes, dict(params or {}))
+    if image_size < info.min_image_size:
         raise ValueError(
-            f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}"
-        ) from None
-    if image_size < spec.min_image_size:
-        raise ValueError(
-            f"{architecture} needs image_size >= {spec.min_image_size}, got {image_size}"
+            f"{architecture} needs image_size >= {info.min_image_size}, got {image_size}"
         )
-    return spec.build((image_size, image_size, 3), num_classes)
+    if info.is_application:
+        return build_application(
+            info, image_size, num_classes, head_dropout=head_dropout, weights=weights
+        )
+    return OWN_BUILDERS[architecture](shape, num_classes)

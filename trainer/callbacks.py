@@ -215,6 +215,14 @@ class ResumableEarlyStopping(_ResumableCounters, keras.callbacks.EarlyStopping):
     def resume_from(self, state: dict[str, Any], best_weights: list[Any] | None) -> None:
         self._pending = {**state, "best_weights": best_weights}
 
+    def restart_patience(self) -> None:
+        """For the next `fit`: keep the best so far and its weights, wait from zero (a new
+        training phase, fine-tuning, gets its full patience)."""
+        base = self._pending
+        if base is None:
+            base = {**self.state(), "best_weights": self.best_weights}
+        self._pending = {**base, "wait": 0}
+
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         super().on_train_begin(logs)
         self._apply_pending()

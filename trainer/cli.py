@@ -24,8 +24,9 @@ from db.session import Database, DatabaseUnavailable, DatabaseUrlError
 from experiment.config import ConfigError, ExperimentConfig
 from experiment.estimate import PlannedRun, duration_text, plan, total_text
 from experiment.metrics import MetricDirectionsError
+from experiment.presets import OPTIONAL_COMPARISONS
 from settings import Settings, SettingsError
-from trainer import curves_command, exit_codes
+from trainer import curves_command, exit_codes, models_cli
 from trainer import delete as delete_command
 from trainer import search_cli as search_commands
 from trainer.cli_common import CliError, open_database
@@ -43,6 +44,7 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
             study=args.study or "report",
             image_size=args.image_size or 224,
             epochs_scale=args.epochs_scale,
+            extra=args.extra,
         )
     elif args.file:
         loaded = load_queue_file(Path(args.file))
@@ -153,6 +155,8 @@ def _run_row(run: Any) -> dict[str, Any]:
         "optimizer": run.optimizer,
         "batch_size": run.batch_size,
         "architecture": run.architecture,
+        "total_params": run.total_params,
+        "trainable_params": run.trainable_params,
         "study": run.study,
     }
 
@@ -173,18 +177,6 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
         best = f"{row['best_val_accuracy']:.3f}" if row["best_val_accuracy"] is not None else "-"
         epochs = f"{row['epochs_done']}/{row['epochs']}"
         print(f"{row['id']:>5}  {row['status']:<10} {epochs:>7}  {best:>12}  {row['name']}")
-    return 0
-
-
-def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
-    from trainer.architectures import ARCHITECTURES, build_model
-
-    print(f"{'architecture':<14} {'parameters':>12}  description")
-    for name, spec in ARCHITECTURES.items():
-        size = max(args.image_size, spec.min_image_size)
-        params = build_model(name, size, args.classes).count_params()
-        note = "" if size == args.image_size else f" (at its minimum {size} px)"
-        print(f"{name:<14} {params:>12,}  {spec.description}{note}")
     return 0
 
 
@@ -228,6 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--image-size", type=int, help="image size for --preset (default 224)")
     q.add_argument("--epochs-scale", type=float, default=1.0, help="scale --preset's epochs")
     q.add_argument(
+        "--with",
+        dest="extra",
+        action="append",
+        default=[],
+        choices=sorted(OPTIONAL_COMPARISONS),
+        help="add an optional comparison to --preset report (backbones: needs ImageNet weights)",
+    )
+    q.add_argument(
         "--dry-run", action="store_true", help="show what would be queued, queue nothing"
     )
     q.add_argument(
@@ -261,10 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--limit", type=int, default=None)
     r.set_defaults(handler=cmd_runs)
 
-    m = commands.add_parser("models", help="list architectures with parameter counts")
-    m.add_argument("--image-size", type=int, default=224)
-    m.add_argument("--classes", type=int, default=4)
-    m.set_defaults(handler=cmd_models)
+    models_cli.add_parser(commands)
 
     p = commands.add_parser("predict", help="class probabilities from a finished run's model")
     p.add_argument("run_id", type=int)
@@ -288,6 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--classes must be 1..10000 and --image-size 16..1024")
     if args.command == "queue" and args.epochs_scale <= 0:
         parser.error("--epochs-scale must be > 0")
+    if args.command == "queue" and args.extra and not args.preset:
+        parser.error("--with adds to --preset report")
     if args.command == "worker" and args.lease_seconds < 5:
         parser.error("--lease-seconds must be at least 5 (workers heartbeat every 2 s)")
     if args.command == "worker" and args.max_runs is not None and args.max_runs < 1:

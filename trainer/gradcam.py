@@ -1,10 +1,15 @@
 """Grad-CAM: which parts of an image drove a stored model's class score.
 
-A stored model is `pixels (0..255) -> [RandomAugment] -> Rescaling(1/255) -> architecture`, the
+A stored model is `pixels (0..255) -> [RandomAugment] -> preprocessing -> architecture`, the
 architecture being a nested `keras.Model` and the last layer. Gradients are needed at a layer
 inside that nested model, so the outer preprocessing layers run first (in inference mode, as
 in prediction) and a functional model is rebuilt from the architecture's input to
-[last conv output, class scores].
+[last convolutional feature map, class scores].
+
+The feature map is the output of the architecture's last convolution, or of a model nested in
+it (a keras.applications backbone, whose output with `include_top=False` is its last
+convolutional block's activation, the layer Keras's own Grad-CAM example explains), whichever
+comes last.
 
 Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via Gradient-based
 Localization" (2017): weights are the spatial mean of d score / d feature map, the map is the
@@ -13,6 +18,7 @@ ReLU of the weighted sum of feature maps, upsampled to the image.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import keras
@@ -24,6 +30,13 @@ class GradCamUnavailable(ValueError):
     """The model has no convolution to explain (or is not a stored model's shape)."""
 
 
+CONVOLUTIONS = (
+    keras.layers.Conv2D,
+    keras.layers.SeparableConv2D,
+    keras.layers.DepthwiseConv2D,
+)
+
+
 def architecture_of(model: keras.Model) -> keras.Model:
     """The nested architecture model a stored model ends with."""
     core = model.layers[-1]
@@ -32,18 +45,26 @@ def architecture_of(model: keras.Model) -> keras.Model:
     return core
 
 
+def _is_feature_map(layer: keras.layers.Layer) -> bool:
+    if isinstance(layer, CONVOLUTIONS):
+        return True
+    return isinstance(layer, keras.Model) and len(layer.outputs[0].shape) == 4
+
+
 def last_conv_layer(core: keras.Model) -> keras.layers.Layer:
-    """The last Conv2D of the architecture (depthwise convolutions are not Conv2D)."""
+    """The last convolution of the architecture, or the last nested model (a backbone) whose
+    output is a feature map."""
     for layer in reversed(core.layers):
-        if isinstance(layer, keras.layers.Conv2D):
+        if _is_feature_map(layer):
             return layer
-    raise GradCamUnavailable(f"{core.name} has no Conv2D layer")
+    raise GradCamUnavailable(f"{core.name} has no convolution and no nested convolutional model")
 
 
 def has_conv(model: keras.Model) -> bool:
     """Whether Grad-CAM can explain this stored model."""
     try:
-        last_conv_layer(architecture_of(model))
+        core = architecture_of(model)
+        _score_model(core, last_conv_layer(core))
     except GradCamUnavailable:
         return False
     return True
@@ -59,18 +80,58 @@ def _preprocess(model: keras.Model, pixels: tf.Tensor) -> tf.Tensor:
     return x
 
 
+def _chain(core: keras.Model, nested: keras.Model, softmax_head: bool) -> keras.Model:
+    """[nested model's output, scores] by calling the architecture's layers again in order.
+
+    A nested model's `output` is its own inner tensor, not the one it produced inside the
+    architecture, so the architecture is re-traced as a chain (as Keras builds its own
+    applications' heads): each layer takes the previous one's output.
+    """
+    inputs = keras.Input(shape=tuple(core.inputs[0].shape[1:]))
+    x, features = inputs, None
+    layers = [layer for layer in core.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if softmax_head:
+        layers = layers[:-1]
+    try:
+        for layer in layers:
+            x = layer(x)
+            if layer is nested:
+                features = x
+    except Exception as error:
+        raise GradCamUnavailable(
+            f"{core.name}: the layers around {nested.name} are not one chain ({error})"
+        ) from None
+    assert features is not None
+    return keras.Model(inputs, [features, x])
+
+
+# One score model per architecture: re-tracing a nested backbone adds a node to its layers each
+# time, which a dashboard that explains many uploads with one cached model would accumulate.
+_SCORE_MODELS: weakref.WeakKeyDictionary[keras.Model, tuple[keras.Model, bool]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _score_model(core: keras.Model, conv: keras.layers.Layer) -> tuple[keras.Model, bool]:
-    """A model from the architecture's input to [conv output, class scores].
+    """A model from the architecture's input to [feature map, class scores] (built once).
 
     When the architecture ends with a softmax Dense, its input is returned instead of its
     output, and the caller applies the kernel: Grad-CAM differentiates the class's logit, since
     a saturated softmax has almost no gradient.
     """
+    if core not in _SCORE_MODELS:
+        _SCORE_MODELS[core] = _build_score_model(core, conv)
+    return _SCORE_MODELS[core]
+
+
+def _build_score_model(core: keras.Model, conv: keras.layers.Layer) -> tuple[keras.Model, bool]:
     head = core.layers[-1]
     softmax_head = (
         isinstance(head, keras.layers.Dense)
         and keras.activations.serialize(head.activation) == "softmax"
     )
+    if isinstance(conv, keras.Model):
+        return _chain(core, conv, softmax_head), softmax_head
     scores = head.input if softmax_head else core.output
     return keras.Model(core.inputs, [conv.output, scores]), softmax_head
 
@@ -87,7 +148,7 @@ def grad_cam(model: keras.Model, pixels: np.ndarray, class_index: int | None = N
         float32 (H, W) in [0, 1]; all zeros when no location raises the class score.
 
     Raises:
-        GradCamUnavailable: the model has no Conv2D layer inside its architecture.
+        GradCamUnavailable: the architecture has no convolution to explain.
     """
     pixels = np.asarray(pixels, dtype=np.float32)
     return grad_cams(model, pixels[None], None if class_index is None else [class_index])[0]

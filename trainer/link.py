@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from db.entities import EpochRecord, PredictionRecord
+from db.entities import EpochRecord, PredictionRecord, TrainingPhase
 from db.models import ArtifactKind, RunStatus, StopReason
 from db.queue import Heartbeat
 from trainer.checkpoint import Checkpoint
@@ -138,6 +138,10 @@ class RunLink:
             "warnings": list(warnings) if warnings is not None else None,
         }
         return self._append("info", info)
+
+    def record_phase(self, phase: TrainingPhase) -> bool:
+        """A training phase begins (frozen backbone, fine-tuning), with its parameter counts."""
+        return self._append("phase", {"phase": phase.to_json()})
 
     def commit_epoch(self, record: EpochRecord, checkpoint: Path | None) -> bool:
         """Keep the epoch's metrics and its checkpoint file (which replaces older kept ones)."""
@@ -311,6 +315,10 @@ def _apply_info(reporter: RunReporter, data: dict[str, Any], _file: Path | None)
     )
 
 
+def _apply_phase(reporter: RunReporter, data: dict[str, Any], _file: Path | None) -> bool:
+    return reporter.record_phase(TrainingPhase.from_json(data["phase"]))
+
+
 def _apply_epoch(reporter: RunReporter, data: dict[str, Any], file: Path | None) -> bool:
     return reporter.commit_epoch(EpochRecord(**data["record"]), file)
 
@@ -345,6 +353,7 @@ def _apply_release(reporter: RunReporter, _data: dict[str, Any], _file: Path | N
 APPLY: dict[str, Callable[[RunReporter, dict[str, Any], Path | None], bool]] = {
     "reset": _apply_reset,
     "info": _apply_info,
+    "phase": _apply_phase,
     "epoch": _apply_epoch,
     "evaluation": _apply_evaluation,
     "model": _apply_model,

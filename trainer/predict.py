@@ -14,11 +14,25 @@ from db.artifacts import ArtifactUnavailable, load_artifact
 from db.models import ArtifactKind, RunStatus
 from db.runs import get_run
 from db.session import Database
-from trainer.model_io import model_from_bytes
+from trainer.model_io import custom_objects_in, model_from_bytes
 
 
 class ModelNotAvailable(LookupError):
     """The run has no usable model; the message says why (unknown run, not finished, ...)."""
+
+
+class ModelNeedsUserCode(ModelNotAvailable):
+    """The run's model uses classes only its user's code defines, which the lab never imports
+    outside the workers; `custom_objects` names them."""
+
+    def __init__(self, run_id: int, architecture: str, custom_objects: Sequence[str]) -> None:
+        self.custom_objects = tuple(custom_objects)
+        super().__init__(
+            f"run {run_id}'s model ({architecture}) uses {', '.join(custom_objects)}, defined "
+            "only by its own code, which the lab does not import here; Predict and Grad-CAM "
+            "need a model built from standard Keras layers (its curves, tables and validation "
+            "predictions are all there)"
+        )
 
 
 @dataclass(frozen=True)
@@ -51,9 +65,19 @@ def load_run_model(
             raise ModelNotAvailable(str(error)) from None
     if artifact is None:
         raise ModelNotAvailable(f"run {run_id} stored no model")
+    architecture = str(artifact.meta.get("architecture", run.architecture))
+    custom = list(artifact.meta.get("custom_objects") or ())
+    if custom:
+        raise ModelNeedsUserCode(run_id, architecture, custom)
+    try:
+        model = model_from_bytes(artifact.data, compile=False)
+    except TypeError as error:  # a model stored before custom objects were recorded
+        if "Could not locate" not in str(error):
+            raise
+        raise ModelNeedsUserCode(run_id, architecture, custom_objects_in(artifact.data)) from None
     return LoadedModel(
         run_id=run_id,
-        model=model_from_bytes(artifact.data, compile=False),
+        model=model,
         class_names=tuple(artifact.meta["class_names"]),
         image_size=int(artifact.meta["image_size"]),
     )

@@ -14,9 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from db import artifacts, evaluation, metrics, queue, workers
+from db import artifacts, evaluation, metrics, phases, queue, workers
 from db.artifact_store import ArtifactStore, DatabaseStore
-from db.entities import EpochRecord, PredictionRecord, StoredObject
+from db.entities import EpochRecord, PredictionRecord, StoredObject, TrainingPhase
 from db.models import ArtifactKind, AttemptOutcome, RunStatus, StopReason, StoreKind
 from db.session import Database
 from trainer.checkpoint import Checkpoint, unpack
@@ -200,3 +200,8 @@ class RunReporter:
             self.store.prune(self.run_id, keep)
         except Exception as error:
             log.warning("run %s: could not prune its stored objects: %s", self.run_id, error)
+
+    def record_phase(self, phase: TrainingPhase) -> bool:
+        """A training phase begins (frozen backbone, fine-tuning), with its parameter counts."""
+        with self.database.begin() as session:
+            return phases.record_phase(session, self.run_id, self.attempt, phase)

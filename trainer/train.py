@@ -15,11 +15,17 @@ import tensorflow as tf
 from data.augment import AugmentSpec, RandomAugment
 from data.loader import DatasetIndex, Split, make_dataset, stratified_split
 from data.loader import fingerprint as dataset_fingerprint
-from db.entities import EpochRecord
+from db.entities import EpochRecord, TrainingPhase
 from db.models import RunStatus, StopReason
+from experiment.architectures import Preprocessing
 from experiment.config import ExperimentConfig
 from settings import Settings, resolve_dataset_path
-from trainer.architectures import build_model
+from trainer.architectures import (
+    WeightsSource,
+    build_model,
+    import_architecture,
+    preprocessing_of,
+)
 from trainer.callbacks import (
     EpochRecorder,
     LeaseKeeper,
@@ -32,6 +38,16 @@ from trainer.checkpoint import Checkpoint, write_checkpoint
 from trainer.devices import Device
 from trainer.environment import describe_environment
 from trainer.evaluate import prediction_records, summarise, thumbnail
+from trainer.finetune import (
+    PhaseKind,
+    PhasePlan,
+    architecture_of,
+    backbone_of,
+    freeze,
+    parameter_counts,
+    phase_record,
+    unfreeze,
+)
 from trainer.inputs import (
     PreparationStopped,
     build_inputs,
@@ -40,7 +56,9 @@ from trainer.inputs import (
     scan_for_run,
 )
 from trainer.link import RunLink
-from trainer.model_io import model_from_bytes, save_model_file
+from trainer.model_io import custom_objects_in, model_from_bytes, save_model_file
+from trainer.preprocessing import preprocessing_layers
+from trainer.weights import resolve_weights_path
 
 log = logging.getLogger("trainer.train")
 
@@ -67,21 +85,36 @@ def augment_spec(config: ExperimentConfig) -> AugmentSpec:
 
 
 def assemble_model(
-    core: keras.Model, image_size: int, *, augment: AugmentSpec | None, seed: int
+    core: keras.Model,
+    image_size: int,
+    *,
+    augment: AugmentSpec | None,
+    seed: int,
+    preprocessing: Preprocessing = "unit",
 ) -> keras.Model:
     """Wrap an architecture with the preprocessing every stored model carries.
 
     The stored model takes raw [0, 255] pixels, so prediction needs only decode and resize
-    (data/loader.py) and cannot drift from training. On a GPU the augmentation layer runs here,
-    inside the graph; it is the identity at inference.
+    (data/loader.py) and cannot drift from training. `preprocessing` is the architecture's own
+    (`experiment.architectures`): [0, 1] for the lab's models, each backbone's
+    `preprocess_input`. On a GPU the augmentation layer runs here, inside the graph; it is the
+    identity at inference.
     """
     inputs = keras.Input(shape=(image_size, image_size, 3), name="pixels")
     x = inputs
     if augment is not None:
         x = RandomAugment(augment, seed=seed, name="augment")(x)
-    x = keras.layers.Rescaling(1.0 / 255, name="rescale")(x)
+    for layer in preprocessing_layers(preprocessing, image_size):
+        x = layer(x)
     outputs = core(x)
     return keras.Model(inputs, outputs, name=f"{core.name}_classifier")
+
+
+def _output_shape(layer: keras.layers.Layer) -> list[int | None] | None:
+    try:
+        return list(layer.output.shape[1:])
+    except (AttributeError, ValueError):  # a layer shared between several calls
+        return None
 
 
 def model_summary(core: keras.Model) -> dict[str, Any]:
@@ -90,12 +123,77 @@ def model_summary(core: keras.Model) -> dict[str, Any]:
         {
             "name": layer.name,
             "type": type(layer).__name__,
-            "output_shape": list(layer.output.shape[1:]),
+            "output_shape": _output_shape(layer),
             "params": int(layer.count_params()),
         }
         for layer in core.layers
     ]
-    return {"name": core.name, "total_params": int(core.count_params()), "layers": rows}
+    total, trainable = parameter_counts(core)
+    return {"name": core.name, "total_params": total, "trainable_params": trainable, "layers": rows}
+
+
+def compile_model(model: keras.Model, config: ExperimentConfig, learning_rate: float) -> None:
+    """A fresh optimizer of the config's kind; fine-tuning compiles again at its own rate."""
+    model.compile(
+        optimizer=OPTIMIZERS[config.optimizer](learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=config.jit_compile,
+    )
+
+
+def weights_source(config: ExperimentConfig) -> WeightsSource:
+    if config.weights is None or config.weights == "imagenet":
+        return config.weights
+    return resolve_weights_path(config.weights)
+
+
+def new_model(
+    config: ExperimentConfig,
+    num_classes: int,
+    augment: AugmentSpec | None,
+) -> keras.Model:
+    """The run's model, compiled, its backbone frozen if the config says so.
+
+    Building may download ImageNet weights; the run's link heartbeats from its own thread
+    meanwhile. A user's builder is checked here, before the first epoch (config errors naming
+    `architecture`).
+    """
+    core = build_model(
+        config.architecture,
+        config.image_size,
+        num_classes,
+        head_dropout=config.head_dropout,
+        weights=weights_source(config),
+        params=config.architecture_params,
+    )
+    model = assemble_model(
+        core,
+        config.image_size,
+        augment=augment,
+        seed=config.seed,
+        preprocessing=preprocessing_of(config.architecture),
+    )
+    backbone = backbone_of(model)
+    if config.freeze_backbone and backbone is not None:
+        freeze(backbone)
+    compile_model(model, config, config.learning_rate)
+    return model
+
+
+def start_fine_tuning(
+    model: keras.Model, config: ExperimentConfig, callbacks: dict[str, keras.callbacks.Callback]
+) -> TrainingPhase:
+    """Unfreeze the backbone as `fine_tune` says and recompile at its learning rate."""
+    fine_tune = config.fine_tune
+    backbone = backbone_of(model)
+    assert fine_tune is not None and backbone is not None
+    unfrozen = unfreeze(backbone, fine_tune.layers)
+    compile_model(model, config, fine_tune.learning_rate)
+    early = callbacks.get("early_stopping")
+    if isinstance(early, ResumableEarlyStopping):
+        early.restart_patience()
+    return phase_record(model, fine_tune.at_epoch, "fine_tune", fine_tune.learning_rate, unfrozen)
 
 
 def make_callbacks(
@@ -268,33 +366,41 @@ def train(
     ):
         return Outcome(None)
     train_data, val_data = inputs.train, inputs.validation
+    # A user's custom layers must be registered before a checkpoint of the run can load.
+    import_architecture(config.architecture)
     if resume is not None:
         model = model_from_bytes(resume.model_bytes, compile=True)
     else:
-        core = build_model(config.architecture, config.image_size, len(index.class_names))
-        model = assemble_model(
-            core, config.image_size, augment=spec if gpu_augment else None, seed=config.seed
-        )
-        model.compile(
-            optimizer=OPTIMIZERS[config.optimizer](learning_rate=config.learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-            jit_compile=config.jit_compile,
-        )
+        augment = spec if gpu_augment else None
+        model = new_model(config, len(index.class_names), augment)
+        kind: PhaseKind = "frozen" if config.freeze_backbone else "train"
+        if not reporter.record_phase(phase_record(model, 1, kind, config.learning_rate)):
+            return Outcome(None)
     callbacks = make_callbacks(config, reporter, shutdown, resume, judge)
-    first_epoch = resume.epoch if resume else 0
-    history = model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=config.epochs,
-        initial_epoch=first_epoch,
-        steps_per_epoch=config.steps_per_epoch,
-        validation_steps=config.validation_steps,
-        callbacks=list(callbacks.values()),
-        shuffle=False,  # the tf.data pipeline shuffles; Keras cannot shuffle a dataset
-        verbose=0,
-    )
-    epochs_done = first_epoch + len(history.epoch)
+    phases = PhasePlan.of(config.fine_tune)
+    epochs_done = resume.epoch if resume else 0
+    # One fit per phase: unfreezing changes the trainable weights, so the model is compiled
+    # again (a new optimizer), which a running fit cannot take. A resumed run picks up its
+    # phase from the checkpoint: its layers' trainable flags and its optimizer state.
+    while epochs_done < config.epochs:
+        switching = phases.switches_at(epochs_done)
+        if switching and not reporter.record_phase(start_fine_tuning(model, config, callbacks)):
+            return Outcome(None)
+        end = phases.ends_phase_at(epochs_done, config.epochs)
+        history = model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=end,
+            initial_epoch=epochs_done,
+            steps_per_epoch=config.steps_per_epoch,
+            validation_steps=config.validation_steps,
+            callbacks=list(callbacks.values()),
+            shuffle=False,  # the tf.data pipeline shuffles; Keras cannot shuffle a dataset
+            verbose=0,
+        )
+        epochs_done += len(history.epoch)
+        if model.stop_training or epochs_done < end:
+            break
     inputs.close()
     return _conclude(config, reporter, model, callbacks, epochs_done, index, val_split)
 
@@ -351,17 +457,21 @@ def _conclude(
             return Outcome(None)
         return Outcome(RunStatus.PRUNED, StopReason.PRUNED, detail)
     reason, detail = stop_reason(config, callbacks, epochs_done)
+    model_file = reporter.scratch(".keras")
+    save_model_file(model, model_file)
     meta = {
         "class_names": list(index.class_names),
         "image_size": config.image_size,
         "architecture": config.architecture,
-        "summary": model_summary(model.layers[-1]),  # the architecture, inside the wrapper
+        "summary": model_summary(architecture_of(model)),  # inside the preprocessing wrapper
         "format": "keras",
+        "preprocessing": preprocessing_of(config.architecture),
+        "weights": config.weights,
+        # Classes only the user's code defines: Predict and Grad-CAM say so instead of failing.
+        "custom_objects": custom_objects_in(model_file.read_bytes()),
     }
     if not evaluate(config, reporter, model, index, val_split):
         return Outcome(None)
-    model_file = reporter.scratch(".keras")
-    save_model_file(model, model_file)
     if not reporter.save_model(model_file, meta):
         return Outcome(None)
     if not reporter.finish(RunStatus.SUCCEEDED, reason, detail):

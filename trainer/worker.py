@@ -339,9 +339,11 @@ def _train(
             settings=settings,
             judge=search_hook.judge_for(link.reporter.database, claimed),
         )
-    except ConfigError as error:
-        link.finish(RunStatus.FAILED, StopReason.FAILED, "invalid config", str(error))
-        return Outcome(RunStatus.FAILED, StopReason.FAILED, "invalid config")
+    except ConfigError as error:  # also a builder or weights file the worker could not use
+        log.error("run %s: invalid config: %s", claimed.id, error)
+        detail = f"invalid config: {error}"[:500]
+        link.finish(RunStatus.FAILED, StopReason.FAILED, detail, str(error))
+        return Outcome(RunStatus.FAILED, StopReason.FAILED, detail)
     except Exception as error:
         log.error("run %s failed: %s", claimed.id, error)
         detail = f"{type(error).__name__}: {error}"[:500]

@@ -111,3 +111,49 @@ def test_artifact_store_migration_keeps_stored_models(database_url: str) -> None
         data = connection.execute(text("SELECT data FROM artifacts WHERE run_id = 1")).scalar()
     assert bytes(data) == b"model"
     database.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_0010_keeps_runs_queued_before_it(kind: str, tmp_path: Path) -> None:
+    """A run stored at 0005 survives 0010 intact; the new columns start empty and the
+    architecture column takes a user's `package.module:function` name."""
+    from sqlalchemy import text, update
+
+    from db.models import Run
+    from db.runs import get_run
+    from tests.databases import postgres_url_for_test
+
+    def check(url: str) -> None:
+        database = Database(url)
+        upgrade(database.engine, "0005")
+        with database.engine.begin() as connection:  # a row as 0005 wrote it
+            connection.execute(
+                text(
+                    "INSERT INTO runs (id, name, status, priority, config, tags, dataset, "
+                    "architecture, optimizer, learning_rate, batch_size, epochs, image_size, "
+                    "augmented, seed, attempt, max_attempts, cancel_requested, warnings, "
+                    "epochs_done) VALUES (1, 'old', 'queued', 0, '{}', '[]', 'd', "
+                    "'report_cnn', 'adam', 0.001, 16, 3, 112, false, 0, 0, 3, false, '[]', 0)"
+                )
+            )
+        upgrade(database.engine)
+        with database.read() as session:
+            run = get_run(session, 1)
+        assert run is not None and (run.name, run.architecture, run.epochs) == (
+            "old",
+            "report_cnn",
+            3,
+        )
+        assert (run.total_params, run.trainable_params, run.phases) == (None, None, ())
+        long_name = "a_team." + "models." * 20 + "nets:build"
+        with database.begin() as session:
+            session.execute(update(Run).where(Run.id == 1).values(architecture=long_name))
+        with database.read() as session:
+            assert get_run(session, 1).architecture == long_name  # type: ignore[union-attr]
+        database.dispose()
+
+    if kind == "sqlite":
+        check(sqlite_url(tmp_path))
+    else:
+        with postgres_url_for_test() as url:
+            check(url)

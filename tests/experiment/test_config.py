@@ -102,4 +102,6 @@ def test_field_names_reach_nested_fields() -> None:
         "early_stopping",
         "reduce_lr",
         "min_accuracy",
+        "fine_tune",
     } <= set(names)
+    assert "fine_tune.at_epoch" in names

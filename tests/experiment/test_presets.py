@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from experiment.config import parse_config
 from experiment.presets import REPORT_BEST, report_study
 
@@ -31,3 +33,23 @@ def test_report_study_scales_down() -> None:
     configs = report_study(image_size=112, epochs_scale=0.1)
     assert {c.image_size for c in configs} == {112}
     assert {c.epochs for c in configs} == {3, 5}
+
+
+def test_the_backbones_comparison_is_optional_and_shares_the_baseline() -> None:
+    """`extra=("backbones",)` adds MobileNetV2 and EfficientNetB0 on ImageNet weights, frozen;
+    its report CNN is the study's baseline, queued once."""
+    plain = report_study()
+    configs = report_study(extra=("backbones",))
+    added = configs[len(plain) :]
+    assert configs[: len(plain)] == plain and len(added) == 2
+    assert {(c.architecture, c.weights, c.freeze_backbone) for c in added} == {
+        ("mobilenet_v2", "imagenet", True),
+        ("efficientnet_b0", "imagenet", True),
+    }
+    assert all(c.image_size == 224 and c.study == "report" for c in added)
+
+
+def test_an_unknown_optional_comparison_is_named() -> None:
+    """Asking for a comparison that does not exist says which ones do."""
+    with pytest.raises(ValueError, match="'backbone'; choose from backbones"):
+        report_study(extra=("backbone",))

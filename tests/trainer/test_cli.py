@@ -91,6 +91,46 @@ def test_models_lists_parameter_counts() -> None:
     assert result.returncode == 0 and "162,276" in result.stdout and "resnet20" in result.stdout
 
 
+def test_models_lists_named_backbones_with_their_counts_and_minimums() -> None:
+    """Named architectures: total, trainable, frozen-head counts, layers; Inception at its 75 px."""
+    result = _cli(
+        "trainer",
+        "models",
+        "vgg16",
+        "inception_v3",
+        "--image-size",
+        "32",
+        "--classes",
+        "3",
+        url="sqlite:///unused.db",
+    )
+    assert result.returncode == 0, result.stderr
+    vgg, inception = (line.split() for line in result.stdout.splitlines()[2:])
+    # VGG16 without its top: 14,714,688 (Keras's documentation), plus 512 * 3 + 3 in the head.
+    assert vgg[:6] == ["vgg16", "32", "14,716,227", "14,716,227", "1,539", "19"]
+    assert inception[:2] == ["inception_v3", "75"] and "built at its minimum, 75 px" in " ".join(
+        inception
+    )
+    rows = _cli("trainer", "models", "resnet20", "--json", url="sqlite:///unused.db").stdout
+    # ResNet-20 has 274,442 parameters with 10 classes; 4 classes drop 6 x 65 from its Dense.
+    assert json.loads(rows)["total_params"] == 274_442 - 6 * 65
+    unknown = _cli("trainer", "models", "resnet5", url="sqlite:///unused.db")
+    assert unknown.returncode == 2 and "unknown architecture 'resnet5'" in unknown.stderr
+
+
+def test_the_report_preset_takes_the_backbones_comparison(sqlite_database_url: str) -> None:
+    """`--with backbones` adds two ImageNet backbone runs to the report's study (dry run)."""
+    result = _cli(
+        "trainer", "queue", "--preset", "report", "--with", "backbones", "--dry-run",
+        url=sqlite_database_url,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("10 run(s)")
+    assert "architecture=mobilenet_v2" in result.stderr and "weights=imagenet" in result.stderr
+    alone = _cli("trainer", "queue", "--with", "backbones", url=sqlite_database_url)
+    assert alone.returncode == 2 and "--with adds to --preset report" in alone.stderr
+
+
 def test_predict_with_unknown_run_is_an_error(sqlite_database_url: str, tmp_path: Path) -> None:
     """Predicting with a run that does not exist exits 2 with one line."""
     result = _cli("trainer", "predict", "42", str(tmp_path / "x.jpg"), url=sqlite_database_url)

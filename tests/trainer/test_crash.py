@@ -19,8 +19,14 @@ import pytest
 from sqlalchemy import select, update
 
 from db import queue
-from db.artifacts import artifact_kinds, save_artifact
-from db.entities import ClaimedRun, EpochRecord, NewRun, PredictionRecord
+from db.artifacts import artifact_kinds, load_artifact, save_artifact
+from db.entities import (
+    ClaimedRun,
+    EpochRecord,
+    NewRun,
+    PredictionRecord,
+    TrainingPhase,
+)
 from db.metrics import load_curves
 from db.migrate import upgrade
 from db.models import (
@@ -160,6 +166,10 @@ def _zombie_save_evaluation(reporter: RunReporter) -> bool:
     return reporter.save_evaluation({"accuracy": 0.0}, [verdict], [None])
 
 
+def _zombie_record_phase(reporter: RunReporter) -> bool:
+    return reporter.record_phase(TrainingPhase(2, "fine_tune", 10, 10, 1e-5, unfrozen_layers=1))
+
+
 ZOMBIE_WRITES: dict[str, Callable[[RunReporter], bool]] = {
     "save_artifact": _zombie_save_artifact,
     "release_run": _zombie_release,
@@ -168,6 +178,7 @@ ZOMBIE_WRITES: dict[str, Callable[[RunReporter], bool]] = {
     "reset_progress": _zombie_reset_progress,
     "set_info": _zombie_set_info,
     "save_evaluation": _zombie_save_evaluation,
+    "record_phase": _zombie_record_phase,
 }
 
 
@@ -390,3 +401,85 @@ def test_dashboard_reads_during_training_see_consistent_snapshots(
     # The reads really interleaved with the epochs' writes, not just before and after them.
     assert len(set(reader.epochs_seen)) >= 3, sorted(set(reader.epochs_seen))
     assert _state(sqlite_database, run_id).run.status is RunStatus.SUCCEEDED
+
+
+# --- fine-tuning survives a crash -------------------------------------------------------------
+
+FINE_TUNE_STEPS = 30  # a MobileNet epoch of about a second at 32 px on this box
+FINE_TUNE_RATE = 1e-4
+
+
+@pytest.mark.slow
+def test_a_run_killed_while_fine_tuning_resumes_fine_tuning(
+    workers: WorkerProcesses, sqlite_database: Database, tiny_sample: Path, tmp_path: Path
+) -> None:
+    """SIGKILLed after its switch to fine-tuning, a run resumes unfrozen with its optimizer.
+
+    The fine-tuning optimizer's step counter in the stored model covers every fine-tuning
+    epoch, the one before the crash included: a resumed run that recompiled (a fresh
+    optimizer) or froze the backbone again would show fewer steps or trainable weights.
+    """
+    import keras
+
+    from trainer.finetune import parameter_counts
+    from trainer.model_io import model_from_bytes
+
+    weights = tmp_path / "mobilenet.weights.h5"
+    keras.applications.MobileNet(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    ).save_weights(weights)
+    config = parse_config(
+        {
+            "name": "fine-tune crash",
+            "dataset": str(tiny_sample),
+            "image_size": 32,
+            "batch_size": 8,
+            "architecture": "mobilenet",
+            "weights": str(weights),
+            "freeze_backbone": True,
+            "fine_tune": {"at_epoch": 2, "layers": 10, "learning_rate": FINE_TUNE_RATE},
+            "epochs": CRASH_EPOCHS,
+            "steps_per_epoch": FINE_TUNE_STEPS,
+        }
+    )
+    run_id = _enqueue(sqlite_database, config.to_new_run())
+    first = workers.start("first")
+    _wait_for(
+        sqlite_database,
+        run_id,
+        lambda state: state.committed >= 2,
+        "a fine-tuning epoch",
+        workers,
+        first,
+        STARTUP_SECONDS,
+    )
+    time.sleep(MID_EPOCH_SECONDS)
+    first.kill()
+    first.wait(timeout=30)
+    killed = _state(sqlite_database, run_id)
+    assert 2 <= killed.committed < CRASH_EPOCHS, killed
+    assert [p.kind for p in killed.run.phases] == ["frozen", "fine_tune"]
+
+    second = workers.start("second", "--lease-seconds", "6")
+    done = _wait_for(
+        sqlite_database,
+        run_id,
+        lambda state: state.run.status.is_final,
+        "final status",
+        workers,
+        second,
+        RUN_SECONDS,
+    )
+    second.send_signal(signal.SIGTERM)
+    assert workers.exit_code(second, 30) == 0
+    assert done.run.status is RunStatus.SUCCEEDED, workers.logs()
+    assert done.epochs == _resumed_epochs(killed.committed, CRASH_EPOCHS)
+    assert done.run.phases == killed.run.phases  # recorded once, by the first attempt
+    with sqlite_database.read() as session:
+        rates = [c.learning_rate for c in load_curves(session, [run_id])]
+        stored = load_artifact(session, run_id, ArtifactKind.MODEL)
+    assert stored is not None
+    assert rates == pytest.approx([1e-3] + [FINE_TUNE_RATE] * (CRASH_EPOCHS - 1))
+    model = model_from_bytes(stored.data, compile=True)
+    assert parameter_counts(model)[1] == done.run.phases[1].trainable_params
+    assert int(model.optimizer.iterations) == (CRASH_EPOCHS - 1) * FINE_TUNE_STEPS

@@ -86,5 +86,62 @@ def test_model_without_convolution_is_refused() -> None:
     outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs))
     model = _stored(keras.Model(inputs, outputs, name="flat"))
     assert not has_conv(model)
-    with pytest.raises(GradCamUnavailable, match="no Conv2D"):
+    with pytest.raises(GradCamUnavailable, match="no convolution"):
         grad_cam(model, np.zeros((SIZE, SIZE, 3), np.float32))
+
+
+def _brightness_backbone() -> keras.Model:
+    """A nested "backbone" whose one feature is local brightness."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    conv = keras.layers.Conv2D(2, 3, padding="same", activation="relu", name="conv")
+    backbone = keras.Model(inputs, conv(inputs), name="backbone")
+    conv.set_weights([np.full((3, 3, 3, 2), 1.0 / 27, np.float32), np.zeros(2, np.float32)])
+    return backbone
+
+
+def _brightness_head() -> list[keras.layers.Layer]:
+    """Pooling, then a softmax whose class 0 rises with brightness and class 1 falls."""
+    dense = keras.layers.Dense(2, activation="softmax", name="probabilities")
+    dense.build((None, 2))
+    dense.set_weights([np.array([[1.0, -1.0], [1.0, -1.0]], np.float32), np.zeros(2, np.float32)])
+    return [keras.layers.GlobalAveragePooling2D(), dense]
+
+
+def test_the_feature_map_of_a_nested_backbone_points_at_the_evidence() -> None:
+    """A functional model nested in the architecture (as keras.applications backbones are) is
+    explained at its output, after a save and load."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = _brightness_backbone()(inputs)
+    for layer in _brightness_head():
+        x = layer(x)
+    model = _stored(keras.Model(inputs, x))
+    heatmap = grad_cam(model, _bright_corner(), class_index=0)
+    assert heatmap[1:5, 1:5].min() > 0.9 and heatmap[10:, 10:].max() < 0.05
+
+
+def test_a_sequential_user_model_around_a_backbone_is_explained() -> None:
+    """A user's Sequential [backbone, pooling, softmax] works too (no InputLayer in its list)."""
+    sequential = keras.Sequential(
+        [keras.Input((SIZE, SIZE, 3)), _brightness_backbone(), *_brightness_head()], name="users"
+    )
+    model = _stored(sequential)
+    assert has_conv(model)
+    heatmap = grad_cam(model, _bright_corner(), class_index=0)
+    assert heatmap[1:5, 1:5].min() > 0.9 and heatmap[10:, 10:].max() < 0.05
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "mobilenet", "vgg16"])
+def test_built_in_backbones_give_image_sized_heatmaps(name: str) -> None:
+    """Built-in, "tf" and "caffe" preprocessing (VGG16: no batch norm either), at 32 px."""
+    from experiment.architectures import BUILT_IN
+    from trainer.architectures import build_model
+
+    core = build_model(name, 32, 3)
+    preprocessing = BUILT_IN[name].preprocessing
+    model = assemble_model(core, 32, augment=None, seed=0, preprocessing=preprocessing)
+    model = model_from_bytes(model_to_bytes(model), compile=False)
+    pixels = np.random.default_rng(2).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    assert has_conv(model)
+    heatmaps = grad_cams(model, pixels)
+    assert heatmaps.shape == (2, 32, 32) and heatmaps.dtype == np.float32
+    assert heatmaps.min() >= 0.0 and heatmaps.max() <= 1.0
