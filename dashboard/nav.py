@@ -46,7 +46,9 @@ def sections() -> dict[str, list[st.Page]]:
                 icon=":material/stacked_line_chart:",
                 url_path="compare",
             ),
-            st.Page(SEARCH_PAGE, title="Search", icon=":material/travel_explore:", url_path="search"),
+            st.Page(
+                SEARCH_PAGE, title="Search", icon=":material/travel_explore:", url_path="search"
+            ),
             st.Page(
                 RUN_PAGE,
                 title="Run",

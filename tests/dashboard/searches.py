@@ -18,9 +18,7 @@ from experiment.search_space import SearchSpec, parse_search
 from experiment.searches import advance, create_search
 
 NAME = "lr-search"
-PRUNED_DETAIL = (
-    "pruned: best val_accuracy 0.35 below the median 0.6 of 1 earlier runs at epoch 2"
-)
+PRUNED_DETAIL = "pruned: best val_accuracy 0.35 below the median 0.6 of 1 earlier runs at epoch 2"
 
 
 def search_spec(name: str = NAME, budget: int = 4, parallel: int = 2) -> SearchSpec:

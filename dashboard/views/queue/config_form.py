@@ -318,11 +318,11 @@ SEARCH_PLACEHOLDER = """search:
     learning_rate: {low: 1.0e-4, high: 1.0e-1, log: true}
     optimizer: [sgd, adam]"""
 SEARCH_HELP = (
-    "Paste a search file or just its `search:` section (README, \"Search\"): every trial is "
+    'Paste a search file or just its `search:` section (README, "Search"): every trial is '
     "this form's config with the searched fields set; other top-level fields in the box "
     "(`name`, `epochs`, ...) replace the form's. The search is named after the box's `name`, "
-    "else the form's Study, else its Name. \"Preview search\" checks it and shows the first "
-    "suggestions; its \"Queue search\" creates it."
+    'else the form\'s Study, else its Name. "Preview search" checks it and shows the first '
+    'suggestions; its "Queue search" creates it.'
 )
 
 

@@ -14,8 +14,8 @@ from dashboard.nav import COMPARE_PAGE, PREDICT_PAGE, QUEUE_PAGE, RUNS_PAGE
 from dashboard.queries import fetch_model_meta, model_bytes
 from dashboard.text import MISSING, fraction, md_escape, run_anchor, search_anchor, stop_text
 from db.entities import RunRecord
-from db.searches import TrialLink
 from db.models import RunStatus
+from db.searches import TrialLink
 from db.session import Database
 
 MESSAGE = "run.message"  # session_state: (run id, what the last action on it did)

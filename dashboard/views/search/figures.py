@@ -155,7 +155,9 @@ def param_dimension(param: Param, values: pd.Series) -> dict[str, Any]:
     order, a log range as log10 with the real values as ticks, any other range as numbers."""
     if param.kind == "choice":
         texts = [format_value(choice) for choice in param.choices]
-        codes = values.map(lambda v: texts.index(format_value(v)) if format_value(v) in texts else -1)
+        codes = values.map(
+            lambda v: texts.index(format_value(v)) if format_value(v) in texts else -1
+        )
         return {
             "label": param.name,
             "values": codes.to_numpy(dtype=float),

@@ -42,7 +42,7 @@ def search_list(database: Database) -> None:
     if searches.empty:
         st.info(
             "No search yet. Queue one from the Queue page's Search box, or with "
-            "`python -m trainer queue search.yaml` (README, \"Search\").",
+            '`python -m trainer queue search.yaml` (README, "Search").',
             icon=":material/info:",
         )
         st.page_link(QUEUE_PAGE, label="Queue a search", icon=":material/playlist_add:")
@@ -81,7 +81,8 @@ def search_header(view: SearchView) -> None:
         help=f"The best epoch's value of a succeeded run ({spec.objective.direction}).",
     )
     if top is not None:
-        st.markdown(f"Best so far: {run_anchor(top.run_id, f'trial {top.trial}')} · {md_escape(top.name)}")
+        link = run_anchor(top.run_id, f"trial {top.trial}")
+        st.markdown(f"Best so far: {link} · {md_escape(top.name)}")
 
 
 def progress_panel(view: SearchView) -> None:
@@ -149,9 +150,7 @@ def parameters_panel(view: SearchView) -> None:
         return
     importance = pd.DataFrame(importance_rows(spec, trials))
     if importance.empty:
-        st.caption(
-            "Parameter importance needs at least two succeeded runs with different results."
-        )
+        st.caption("Parameter importance needs at least two succeeded runs with different results.")
     else:
         st.plotly_chart(importance_figure(importance), width="stretch", key="search.importance")
     st.plotly_chart(

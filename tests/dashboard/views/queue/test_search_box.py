@@ -66,7 +66,7 @@ def test_preview_describes_the_search_and_its_first_suggestions(lab: Lab) -> Non
 
 
 def test_queue_search_creates_it_and_links_to_its_view(lab: Lab) -> None:
-    """"Queue search" creates the search with its first 2 runs and links to its view."""
+    """The preview's "Queue search" creates the search, its first 2 runs, and links to it."""
     at = _preview(SEARCH)
     at.button(key="search.queue").click().run()
     assert not at.exception
@@ -91,7 +91,7 @@ def test_a_search_section_alone_searches_over_the_form(lab: Lab) -> None:
 
 
 def test_queue_run_with_a_filled_search_box_previews_the_search(lab: Lab) -> None:
-    """"Queue run" never drops a filled search box: it previews the search and says so."""
+    """With the search box filled, "Queue run" previews the search instead and says so."""
     at = _preview(SEARCH, button="cfg.submit")
     assert "previewed the search instead" in at.info[0].value
     assert lab.count_runs() == 5
@@ -120,7 +120,7 @@ def test_a_taken_name_warns_in_the_preview_and_is_refused(lab: Lab) -> None:
 
 
 def test_empty_search_box_preview_asks_for_a_search(lab: Lab) -> None:
-    """"Preview search" with an empty box says what to paste."""
+    """An empty search box previewed says what to paste."""
     at = open_page("queue")
     at.button(key="search.preview_button").click().run()
     assert "The search box is empty" in at.warning[0].value

@@ -11,8 +11,8 @@ from dashboard.views.search.figures import (
     best_so_far_figure,
     curves_figure,
     importance_figure,
-    param_dimension,
     parallel_figure,
+    param_dimension,
     slice_figure,
 )
 from db.models import RunStatus
@@ -141,7 +141,10 @@ def test_a_plain_range_axis_spans_the_searched_range() -> None:
         {
             "name": "r",
             "image_size": 112,
-            "search": {"budget": 2, "space": {"augmentation.rotation_range": {"low": 0, "high": 30}}},
+            "search": {
+                "budget": 2,
+                "space": {"augmentation.rotation_range": {"low": 0, "high": 30}},
+            },
         }
     )
     dimension = param_dimension(spec.params[0], pd.Series([5, 20]))

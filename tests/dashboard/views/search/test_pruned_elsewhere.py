@@ -64,7 +64,9 @@ def test_run_page_says_when_and_why_a_run_was_pruned(search_lab: SearchLab) -> N
     )
 
 
-def test_a_run_outside_any_search_names_no_trial(search_lab: SearchLab, empty_lab: Database) -> None:
+def test_a_run_outside_any_search_names_no_trial(
+    search_lab: SearchLab, empty_lab: Database
+) -> None:
     """Runs that are not trials say nothing about a search."""
     from tests.dashboard.conftest import queue_one
 
