@@ -15,7 +15,6 @@ import streamlit as st
 
 from dashboard.actions import queue_search
 from dashboard.auth import can_write
-from dashboard.knobs import format_value
 from dashboard.queries import fetch_run_timings
 from dashboard.text import MISSING, id_span, md_escape, plural, search_anchor
 from dashboard.views.queue.config_form import config_from_form, load_yaml, show_problems
@@ -25,7 +24,7 @@ from db.searches import SearchExists
 from db.session import Database
 from experiment.config import ConfigError
 from experiment.estimate import duration_text
-from experiment.search_space import SearchSpec, parse_search
+from experiment.search_space import SearchSpec, format_value, parse_search
 from experiment.search_views import describe_search, estimate_search_seconds
 from experiment.searches import Advance, PlannedTrial, preview, search_warnings
 
@@ -74,7 +73,8 @@ def preview_search(values: Mapping[str, Any], text: str, note: str = "") -> None
 
 
 def suggestions_table(spec: SearchSpec, planned: list[PlannedTrial]) -> pd.DataFrame:
-    """One row per first suggestion: its trial number, searched values, and any problem."""
+    """One row per first suggestion: its trial number and searched values (as run names show
+    them), and why its config is invalid when one is."""
     rows = [
         {
             "trial": trial.trial,
@@ -83,7 +83,10 @@ def suggestions_table(spec: SearchSpec, planned: list[PlannedTrial]) -> pd.DataF
         }
         for trial in planned
     ]
-    return pd.DataFrame(rows, columns=["trial", *(p.name for p in spec.params), "problem"])
+    columns = ["trial", *(p.name for p in spec.params)]
+    if any(trial.error for trial in planned):
+        columns.append("problem")
+    return pd.DataFrame(rows, columns=columns)
 
 
 def queued_message(spec: SearchSpec, result: Advance) -> str:

@@ -248,7 +248,7 @@ def slice_figure(rows: pd.DataFrame, param: Param, metric: str) -> go.Figure:
             )
         )
     if param.log:
-        xaxis["type"] = "log"
+        xaxis.update(type="log", dtick=1)  # a tick per decade, never Plotly's 2 and 5 between
     return _layout(
         figure, title=f"{param.name}", xaxis=xaxis, yaxis_title=_title(metric), height=320
     )

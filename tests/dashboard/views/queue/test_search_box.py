@@ -59,8 +59,8 @@ def test_preview_describes_the_search_and_its_first_suggestions(lab: Lab) -> Non
     markdown = "\n".join(m.value for m in at.markdown)
     assert "Search preview: lr-search" in markdown
     assert "budget 6 runs, at most 2 at once" in markdown
-    table = next(t.value for t in at.dataframe if "problem" in t.value.columns)
-    assert table["trial"].tolist() == [1, 2]
+    table = next(t.value for t in at.dataframe if "optimizer" in t.value.columns)
+    assert table["trial"].tolist() == [1, 2] and "problem" not in table.columns
     assert set(table["optimizer"]) <= {"sgd", "adam"}
     assert lab.count_runs() == 5
 
@@ -124,3 +124,19 @@ def test_empty_search_box_preview_asks_for_a_search(lab: Lab) -> None:
     at = open_page("queue")
     at.button(key="search.preview_button").click().run()
     assert "The search box is empty" in at.warning[0].value
+
+
+def test_a_suggestion_with_an_invalid_config_says_why() -> None:
+    """The suggestions table shows values as run names do and a problem column when needed."""
+    from dashboard.views.queue.search_box import suggestions_table
+    from experiment.searches import PlannedTrial
+    from tests.dashboard.searches import search_spec
+
+    spec = search_spec()
+    planned = [
+        PlannedTrial(1, {"learning_rate": 0.000585913, "optimizer": "sgd"}, None, "too big"),
+        PlannedTrial(2, {"learning_rate": 0.01, "optimizer": "adam"}, None, None),
+    ]
+    table = suggestions_table(spec, planned)
+    assert table["learning_rate"].tolist() == ["0.0005859", "0.01"]
+    assert table["problem"].tolist() == ["too big", None]
