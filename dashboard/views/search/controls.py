@@ -50,7 +50,7 @@ def cancel_message(name: str, done: StudyCancel) -> str:
     return f"{md_escape(head)}; " + ", ".join(parts) + "."
 
 
-def extend_message(name: str, budget: int, result: Advance) -> str:
+def extend_message(name: str, budget: int, parallel: int, result: Advance) -> str:
     """What "Extend budget" did: the new budget and the runs it queued now, or why none."""
     text = f"Budget of {md_escape(name)} set to {plural(budget)}"
     if result.queued:
@@ -63,7 +63,10 @@ def extend_message(name: str, budget: int, result: Advance) -> str:
         if result.state is SearchState.DONE:
             text += "; the search is done: every trial it may have has finished"
         else:
-            text += "; nothing queued now: the next runs are queued as running ones finish"
+            text += (
+                f"; nothing more queued now: {plural(parallel)} at once are queued or "
+                "running already, the next are queued as those finish"
+            )
     return text + "."
 
 
@@ -131,5 +134,8 @@ def extend_button(database: Database, view: SearchView) -> None:
         except (LookupError, ValueError) as error:
             st.error(str(error), icon=":material/error:")
             return
-        _tell(view.search.name, extend_message(view.search.name, int(budget), result))
+        _tell(
+            view.search.name,
+            extend_message(view.search.name, int(budget), view.search.parallel, result),
+        )
         st.rerun()

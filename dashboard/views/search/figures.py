@@ -77,13 +77,18 @@ def best_so_far_figure(
     axis: dict[str, Any] = {"title": title}
     if x == "finished":
         axis.update(epoch_ticks(int(rows["finished"].max())))
-    return _layout(
+    # Time ticks take two lines (time, then date): the legend goes lower to clear the title.
+    legend_y = -0.25 if x == "finished" else -0.4
+    figure = _layout(
         figure,
         title=f"Best {_title(metric)} so far",
         xaxis=axis,
         yaxis_title=_title(metric),
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "y": legend_y},
     )
+    if x == "finished_at":
+        figure.update_layout(margin={"b": 90})
+    return figure
 
 
 def _gapped(group: pd.DataFrame, column: str) -> list[Any]:

@@ -11,7 +11,15 @@ import streamlit as st
 
 from dashboard.nav import QUEUE_PAGE
 from dashboard.queries import fetch_searches
-from dashboard.text import MISSING, RUN_LINK_TEXT, md_escape, run_anchor, run_links, search_link
+from dashboard.text import (
+    MISSING,
+    RUN_LINK_TEXT,
+    md_escape,
+    plural,
+    run_anchor,
+    run_links,
+    search_link,
+)
 from dashboard.text import stop_text as stop_words
 from dashboard.views.search.figures import (
     best_so_far_figure,
@@ -92,6 +100,11 @@ def progress_panel(view: SearchView) -> None:
     best = pd.DataFrame(best_so_far(spec, view.trials))
     if best.empty:
         st.caption("No run of this search has finished yet; the charts fill in as they do.")
+    elif best["value"].isna().all():
+        st.caption(
+            f"{plural(len(best), 'run')} of this search ended without a result (failed or "
+            "cancelled before an epoch); the best-so-far charts start at the first result."
+        )
     else:
         left, right = st.columns(2)
         left.plotly_chart(

@@ -120,3 +120,18 @@ def test_extend_budget_queues_more_trials_and_says_which(search_lab: SearchLab) 
     queued = [r for r in _runs(search_lab) if r.status is RunStatus.QUEUED]
     assert len(queued) == 2  # trial 4 and one new trial: 2 at once
     assert "Budget of lr-search set to 6 runs; queued" in at.success[0].value
+
+
+def test_a_search_whose_runs_ended_without_a_result_says_so(empty_lab: Database) -> None:
+    """A search cancelled before any epoch draws no empty best-so-far charts; it says why."""
+    from experiment.searches import create_search
+    from tests.dashboard.searches import search_spec
+
+    with empty_lab.begin() as session:
+        create_search(session, search_spec())
+        db_searches.cancel_study(session, NAME)
+    at = open_page("search", name=NAME)
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["state"] == "cancelled"
+    assert any("2 runs of this search ended without a result" in c.value for c in at.caption)
+    assert not [t for t in _titles(at) if t.startswith("Best")]
