@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.nav import COMPARE_PAGE
 from dashboard.queries import fetch_search_view
 from dashboard.state import share_path
 from dashboard.views.search.controls import (
@@ -43,6 +44,12 @@ def search_view(database: Database, view: SearchView) -> None:
         best_seeds_button(database, view)
         cancel_button(database, view)
         extend_button(database, view)
+        st.page_link(
+            COMPARE_PAGE,
+            label="Open its runs in Compare",
+            icon=":material/stacked_line_chart:",
+            query_params={"study": view.search.name},
+        )
     st.subheader("Progress")
     progress_panel(view)
     st.subheader("Trials")

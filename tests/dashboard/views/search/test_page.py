@@ -78,6 +78,9 @@ def test_the_view_shows_progress_trials_and_parameters(search_lab: SearchLab) ->
     assert trials["epochs"].tolist() == [3, 2, 3, 0]
     assert trials["stopped"].iloc[1].startswith("pruned at epoch 2: best val_accuracy 0.35")
     assert trials["open"].iloc[2] == f"run?id={search_lab.best}"
+    links = [link.proto for link in at.get("page_link")]
+    [compare] = [link for link in links if link.label == "Open its runs in Compare"]
+    assert compare.query_string == "study=lr-search"
 
 
 def test_queue_the_best_config_with_three_seeds(search_lab: SearchLab) -> None:
