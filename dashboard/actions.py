@@ -1,4 +1,5 @@
-"""Every write the dashboard makes: queue, cancel, re-run and delete runs, save reports.
+"""Every write the dashboard makes: queue, cancel, re-run and delete runs, create, cancel and
+extend searches, save reports.
 
 It never trains; workers do. Each action is one short write transaction, then the cached reads
 it changed are cleared so the page shows the change on this rerun rather than after the TTL.
@@ -15,8 +16,11 @@ from db.models import RunStatus
 from db.queue import cancel_run, delete_run, enqueue_many
 from db.queue import rerun as queue_rerun
 from db.reports import save_report
+from db.searches import StudyCancel, cancel_study
 from db.session import Database
 from experiment.config import ExperimentConfig
+from experiment.search_space import SearchSpec
+from experiment.searches import Advance, create_search, extend_search
 
 
 def _check_access() -> None:
@@ -70,6 +74,34 @@ def delete(database: Database, run_id: int) -> bool:
         deleted = delete_run(session, run_id)
     clear_run_caches()
     return deleted
+
+
+def queue_search(database: Database, spec: SearchSpec) -> Advance:
+    """Create a search and queue its first trials in one transaction (SearchExists if the
+    name is taken: nothing is written)."""
+    _check_access()
+    with database.begin() as session:
+        result = create_search(session, spec)
+    clear_run_caches()
+    return result
+
+
+def cancel_search(database: Database, name: str) -> StudyCancel:
+    """Stop a search (no more trials), cancel its queued runs and stop its running ones."""
+    _check_access()
+    with database.begin() as session:
+        done = cancel_study(session, name)
+    clear_run_caches()
+    return done
+
+
+def extend_search_budget(database: Database, name: str, budget: int) -> Advance:
+    """Set a search's budget and queue what now fits (ValueError below the trials it has)."""
+    _check_access()
+    with database.begin() as session:
+        result = extend_search(session, name, budget)
+    clear_run_caches()
+    return result
 
 
 def store_report(

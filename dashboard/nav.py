@@ -13,6 +13,7 @@ VIEWS_DIR = Path(__file__).resolve().parent / "views"
 QUEUE_PAGE = VIEWS_DIR / "queue" / "page.py"
 RUNS_PAGE = VIEWS_DIR / "runs" / "page.py"
 COMPARE_PAGE = VIEWS_DIR / "compare" / "page.py"
+SEARCH_PAGE = VIEWS_DIR / "search" / "page.py"  # /search?name=lr-search; the list without it
 PREDICT_PAGE = VIEWS_DIR / "predict" / "page.py"
 RUN_PAGE = VIEWS_DIR / "run" / "page.py"  # /run?id=N, reached from links only
 WORKERS_PAGE = VIEWS_DIR / "workers" / "page.py"
@@ -44,6 +45,9 @@ def sections() -> dict[str, list[st.Page]]:
                 title="Compare",
                 icon=":material/stacked_line_chart:",
                 url_path="compare",
+            ),
+            st.Page(
+                SEARCH_PAGE, title="Search", icon=":material/travel_explore:", url_path="search"
             ),
             st.Page(
                 RUN_PAGE,

@@ -33,8 +33,10 @@ from db.metrics import RunTiming, curve_table, load_curves, run_timings
 from db.models import ArtifactKind, RunStatus
 from db.reports import ReportRecord, get_report, list_reports
 from db.runs import get_run, list_runs, list_studies, run_table, runs_with_model
+from db.searches import TrialLink, list_searches, search_progress, trial_link
 from db.session import Database
 from db.workers import list_attempts, list_workers
+from experiment.search_views import SearchView, read_search_view
 
 
 def _database_key(database: Database) -> str:
@@ -100,6 +102,8 @@ def clear_run_caches() -> None:
     fetch_run.clear()
     fetch_active_runs.clear()
     fetch_recent_runs.clear()
+    fetch_searches.clear()  # a search's trials are runs: its view changes with them
+    fetch_search_view.clear()
 
 
 # A worker that has not heartbeated for this long is shown as lost (the lease grace a worker
@@ -281,3 +285,46 @@ def fetch_report(database: Database, report_id: str) -> ReportRecord | None:
     """A saved report; reports never change, so it is cached for long."""
     with database.read() as session:
         return get_report(session, report_id)
+
+
+SEARCH_COLUMNS = (
+    "name", "state", "objective", "finished", "budget", "active", "created_at", "finished_at",
+)  # fmt: skip
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_searches(database: Database) -> pd.DataFrame:
+    """Every search, newest first: state, objective, trials finished of the budget, active."""
+    with database.read() as session:
+        found = [(s, search_progress(session, s.id)) for s in list_searches(session)]
+    rows = [
+        {
+            "name": search.name,
+            "state": search.state.value,
+            "objective": f"{search.direction} {search.metric}",
+            "finished": progress.finished,
+            "budget": search.budget,
+            "active": progress.active,
+            "created_at": search.created_at,
+            "finished_at": search.finished_at,
+        }
+        for search, progress in found
+    ]
+    frame = pd.DataFrame(rows, columns=list(SEARCH_COLUMNS))
+    for column in ("created_at", "finished_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_search_view(database: Database, name: str) -> SearchView | None:
+    """A search's spec, counts and trials with their objective series (frozen records)."""
+    with database.read() as session:
+        return read_search_view(session, name)
+
+
+@st.cache_data(ttl=60, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_trial_link(database: Database, run_id: int) -> TrialLink | None:
+    """The search a run is a trial of ("trial 7 of lr-search"); None outside any search."""
+    with database.read() as session:
+        return trial_link(session, run_id)

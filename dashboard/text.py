@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -13,6 +14,8 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>|~$])")
 RUN_LINK = "run?id="
 # A LinkColumn's `display_text` for run links: shows the id.
 RUN_LINK_TEXT = r"run\?id=(\d+)"
+# A search's view, relative like RUN_LINK: `search?name=lr-search`.
+SEARCH_LINK = "search?name="
 # What every table, metric and caption shows for a value that does not exist (yet).
 MISSING = "-"
 
@@ -57,3 +60,32 @@ def id_span(ids: list[int]) -> str:
 def fraction(value: Any, digits: int = 3) -> str:
     """`0.912` for a number, MISSING for None or NaN."""
     return MISSING if value is None or pd.isna(value) else f"{float(value):.{digits}f}"
+
+
+def search_link(name: str) -> str:
+    """`search?name=lr-search`, the name quoted for a URL."""
+    return SEARCH_LINK + quote(name, safe="")
+
+
+def search_anchor(name: str, text: str | None = None) -> str:
+    """A Markdown link to a search's view: `[lr-search](search?name=lr-search)`."""
+    return f"[{md_escape(text or name)}]({search_link(name)})"
+
+
+_AT_EPOCH = re.compile(r" at epoch (\d+)")
+
+
+def stop_text(reason: str | None, detail: str | None, epochs_done: int | None = None) -> str:
+    """Why a run stopped, in words. A pruned run says when first, then the pruner's reason:
+    "pruned at epoch 3: best val_accuracy 0.41 below the median 0.55 of 4 earlier runs"."""
+    if not reason:
+        return MISSING
+    if reason != "pruned":
+        return f"{reason}: {detail}" if detail else reason
+    why = (detail or "").removeprefix("pruned:").strip()
+    found = _AT_EPOCH.search(why)
+    epoch = found.group(1) if found else epochs_done
+    if found:
+        why = (why[: found.start()] + why[found.end() :]).strip()
+    head = f"pruned at epoch {epoch}" if epoch else "pruned"
+    return f"{head}: {why}" if why else head

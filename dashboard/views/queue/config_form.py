@@ -142,16 +142,21 @@ def config_from_form(values: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
-def parse_grid_text(text: str) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
-    """YAML `field: [v1, v2]` lines (and an optional `variants:` list) -> (grid, variants)."""
+def load_yaml(text: str, box: str) -> Any:
+    """A box's YAML, or ConfigError naming the box and where the YAML breaks."""
     try:
-        document = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        raise ConfigError([("grid", f"YAML error at {where}: {error.problem}")]) from None
+        raise ConfigError([(box, f"YAML error at {where}: {error.problem}")]) from None
     except yaml.YAMLError as error:
-        raise ConfigError([("grid", f"YAML error: {error}")]) from None
+        raise ConfigError([(box, f"YAML error: {error}")]) from None
+
+
+def parse_grid_text(text: str) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+    """YAML `field: [v1, v2]` lines (and an optional `variants:` list) -> (grid, variants)."""
+    document = load_yaml(text, "grid")
     if document is None:
         raise ConfigError([("grid", "type at least one line such as `optimizer: [sgd, adam]`")])
     if not isinstance(document, dict):
@@ -182,9 +187,10 @@ def preview_table(configs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 class FormResult:
     """What the form holds now, the button pressed (if any), and a place for notes on it."""
 
-    action: str | None  # "queue", "grid" or None when no button was pressed
+    action: str | None  # "queue", "grid", "search" or None when no button was pressed
     values: dict[str, Any]
     grid_text: str
+    search_text: str
     notes: Any  # a container below the schedule fields, for the cost and images notes
 
 
@@ -303,6 +309,22 @@ GRID_HELP = (
     "button queues it."
 )
 
+SEARCH_PLACEHOLDER = """search:
+  objective: {metric: val_accuracy, direction: maximize}
+  budget: 12
+  parallel: 2
+  pruner: {kind: median, warmup_epochs: 2}
+  space:
+    learning_rate: {low: 1.0e-4, high: 1.0e-1, log: true}
+    optimizer: [sgd, adam]"""
+SEARCH_HELP = (
+    'Paste a search file or just its `search:` section (README, "Search"): every trial is '
+    "this form's config with the searched fields set; other top-level fields in the box "
+    "(`name`, `epochs`, ...) replace the form's. The search is named after the box's `name`, "
+    'else the form\'s Study, else its Name. "Preview search" checks it and shows the first '
+    'suggestions; its "Queue search" creates it.'
+)
+
 
 def render_config_form(defaults: Mapping[str, Any]) -> FormResult:
     """Draw the form (grouped so it is not a wall of inputs) and report what it holds.
@@ -335,13 +357,31 @@ def render_config_form(defaults: Mapping[str, Any]) -> FormResult:
                 help=GRID_HELP,
                 key="grid.text",
             )
+        searching = str(st.session_state.get("search.text") or "").strip()
+        with st.expander("Search: the lab chooses the runs (Optuna)", expanded=bool(searching)):
+            search_text = st.text_area(
+                "A `search:` section (YAML); fields beside it replace the form's",
+                placeholder=SEARCH_PLACEHOLDER,
+                help=SEARCH_HELP,
+                height=220,
+                key="search.text",
+            )
         buttons = st.container(horizontal=True, vertical_alignment="center")
         queue = buttons.button("Queue run", type="primary", key="cfg.submit")
         preview = buttons.button("Preview grid", key="grid.preview_button")
-        if grid_text.strip():
-            buttons.caption("The grid box is filled: either button previews the grid first.")
-    action = "queue" if queue else "grid" if preview else None
-    return FormResult(action=action, values=put.values, grid_text=grid_text, notes=notes)
+        search = buttons.button("Preview search", key="search.preview_button")
+        if grid_text.strip() or search_text.strip():
+            box = "grid" if grid_text.strip() else "search"
+            box = "grid and search" if grid_text.strip() and search_text.strip() else box
+            buttons.caption(f"The {box} box is filled: every button previews it first.")
+    action = "queue" if queue else "grid" if preview else "search" if search else None
+    return FormResult(
+        action=action,
+        values=put.values,
+        grid_text=grid_text,
+        search_text=search_text,
+        notes=notes,
+    )
 
 
 def _model_and_data(put: _Inputs) -> None:

@@ -1,5 +1,5 @@
 """Queue: one run from the form (a CPU-sized start; the report's best setting one click away), a
-grid, or the report's whole study, each batch previewed with its time estimate first."""
+grid, a search, or the report's whole study, each batch previewed with its time estimate first."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from dashboard.views.queue.config_form import (
 from dashboard.views.queue.cost import form_notes, preset_buttons
 from dashboard.views.queue.preset import report_panel
 from dashboard.views.queue.recent import recent_runs
+from dashboard.views.queue.search_box import preview_search, search_panel
 from dashboard.views.queue.submit import batch_panel, preview_grid, submit_run
 from settings import Settings
 
@@ -44,7 +45,21 @@ preset_buttons(dataset)
 submitted = render_config_form(form_defaults(defaults))
 with submitted.notes:
     form_notes(database, submitted.values)
-if submitted.grid_text.strip() and submitted.action is not None:
+grid, search = submitted.grid_text.strip(), submitted.search_text.strip()
+if grid and search and submitted.action is not None:
+    st.error(
+        "Both the grid box and the search box are filled, so nothing was previewed or queued: "
+        "a grid lists every run, a search lets the lab choose them. Empty one of the two boxes.",
+        icon=":material/error:",
+    )
+elif search and submitted.action is not None:
+    pressed = {"queue": "Queue run", "grid": "Preview grid"}.get(submitted.action)
+    note = (
+        f'The search box is filled, so "{pressed}" previewed the search instead. "Queue '
+        'search" below creates it; empty the search box to queue a single run or a grid.'
+    )
+    preview_search(submitted.values, submitted.search_text, note if pressed else "")
+elif grid and submitted.action is not None:
     note = (
         'The grid box is filled, so "Queue run" previewed the grid instead of queueing one '
         'run. "Queue N runs" below queues it; empty the grid box to queue a single run.'
@@ -54,6 +69,12 @@ elif submitted.action == "queue":
     submit_run(database, submitted.values)
 elif submitted.action == "grid":
     st.warning("The grid box is empty: type `field: [value, value]` lines into it first.")
+elif submitted.action == "search":
+    st.warning(
+        "The search box is empty: paste a search file or a `search:` section into it first "
+        "(the box's placeholder is an example)."
+    )
 report_panel(dataset)
 batch_panel(database)  # after both sources of a batch: the form's grid and the report's study
+search_panel(database)
 recent_runs(database)

@@ -27,6 +27,7 @@ from experiment.config import ConfigError, ExperimentConfig, parse_config
 from experiment.estimate import PlannedRun, duration_text, plan, total_text
 
 PENDING = "queue.pending"  # session_state: the previewed batch, until queued or replaced
+SEARCH_PENDING = "queue.search_pending"  # the previewed search (search_box.py): one preview
 QUEUED = "queue.queued"  # session_state: what the last queue action did, shown once
 
 
@@ -55,6 +56,7 @@ def preview_batch(title: str, configs: list[ExperimentConfig], note: str = "") -
 def preview_grid(values: Mapping[str, Any], text: str, note: str = "") -> None:
     """Expand the grid over the form's config and preview it, or say what is wrong."""
     st.session_state.pop(PENDING, None)
+    st.session_state.pop(SEARCH_PENDING, None)
     try:
         configs = expand_grid(config_from_form(values), text)
     except ConfigError as error:

@@ -12,23 +12,29 @@ from dashboard.actions import cancel, cancel_message, delete, rerun
 from dashboard.auth import can_write
 from dashboard.nav import COMPARE_PAGE, PREDICT_PAGE, QUEUE_PAGE, RUNS_PAGE
 from dashboard.queries import fetch_model_meta, model_bytes
-from dashboard.text import MISSING, fraction, md_escape, run_anchor
+from dashboard.text import MISSING, fraction, md_escape, run_anchor, search_anchor, stop_text
 from db.entities import RunRecord
 from db.models import RunStatus
+from db.searches import TrialLink
 from db.session import Database
 
 MESSAGE = "run.message"  # session_state: (run id, what the last action on it did)
 
 
-def run_header(run: RunRecord) -> None:
-    """Title, outcome, stop reason, error and warnings: what to know before any tab."""
+def run_header(run: RunRecord, trial: TrialLink | None = None) -> None:
+    """Title, outcome, stop reason, error and warnings: what to know before any tab; a
+    search's trial says which ("trial 7 of lr-search") and links to the search's view."""
     st.title(f"Run {run.id} · {md_escape(run.name)}")
     facts = [f"study {run.study}" if run.study else "no study", f"attempt {run.attempt}"]
     if run.tags:
         facts.append("tags " + ", ".join(run.tags))
     if run.worker:
         facts.append(f"worker {run.worker}")
-    st.caption(md_escape(" · ".join(facts)))
+    caption = md_escape(" · ".join(facts))
+    if trial is not None:
+        link = search_anchor(trial.search, str(trial))
+        caption = f"{link} (budget {trial.budget} runs) · {caption}"
+    st.caption(caption)
     _last_action(run)
     status, epochs, best, last, validation = st.columns(5)
     cancelling = run.cancel_requested and run.status is RunStatus.RUNNING
@@ -40,8 +46,8 @@ def run_header(run: RunRecord) -> None:
     accuracy = (run.evaluation or {}).get("accuracy")
     validation.metric("evaluated accuracy", fraction(accuracy))
     if run.stop_reason:
-        detail = f": {run.stop_detail}" if run.stop_detail else ""
-        st.text(f"Stop reason: {run.stop_reason.value}{detail}")
+        reason = stop_text(run.stop_reason.value, run.stop_detail, run.epochs_done)
+        st.text(f"Stop reason: {reason}")
     elif not run.status.is_final:
         st.text(f"Stop reason: {MISSING} (still {run.status.value})")
     if cancelling:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.frames import runs_frame
-from dashboard.queries import fetch_run
+from dashboard.queries import fetch_run, fetch_trial_link
 from dashboard.report_button import save_report_button
 from dashboard.state import share_path, url_param
 from dashboard.views.run.augmentation import augmentation_panel
@@ -31,7 +31,7 @@ LIVE_SECONDS = 2
 
 def run_view(database: Database, run: RunRecord) -> None:
     """Header, links and actions, the open tab, "Save as report" and the share link."""
-    run_header(run)
+    run_header(run, fetch_trial_link(database, run.id) if run.search_id is not None else None)
     # Links now; "Save as report" joins this row at the end, once the figures are drawn.
     actions = st.container(horizontal=True, vertical_alignment="center", gap="medium")
     with actions:
