@@ -72,6 +72,62 @@ def test_queue_zoom_low_above_high_names_the_field(lab: Lab) -> None:
     assert lab.count_runs() == 5
 
 
+def test_queue_a_frozen_imagenet_backbone_that_fine_tunes(lab: Lab) -> None:
+    """The backbone fields queue MobileNetV2 from ImageNet, frozen, fine-tuning at epoch 4."""
+    at = open_page("queue")
+    at.selectbox(key="cfg.architecture").set_value("mobilenet_v2")
+    at.text_input(key="cfg.weights").set_value("imagenet")
+    at.checkbox(key="cfg.freeze_backbone").check()
+    at.checkbox(key="cfg.fine_tune.on").check()
+    at.number_input(key="cfg.fine_tune.at_epoch").set_value(4)
+    at.text_input(key="cfg.fine_tune.layers").set_value("30")
+    at.button(key="cfg.submit").click().run()
+    assert not at.exception and not at.error
+    config = _run(lab, lab.queued + 1).config
+    assert (config["architecture"], config["weights"], config["freeze_backbone"]) == (
+        "mobilenet_v2",
+        "imagenet",
+        True,
+    )
+    assert config["fine_tune"] == {"at_epoch": 4, "layers": 30, "learning_rate": 1e-5}
+
+
+def test_backbone_knobs_on_the_report_cnn_name_the_field(lab: Lab) -> None:
+    """Freezing the report CNN (no backbone) is refused with an error naming freeze_backbone."""
+    at = open_page("queue")
+    at.checkbox(key="cfg.freeze_backbone").check()
+    at.button(key="cfg.submit").click().run()
+    assert not at.exception
+    assert "`freeze_backbone`: only keras.applications backbones" in _errors(at)
+    assert lab.count_runs() == 5
+
+
+def test_a_builder_of_your_own_is_queued_by_name_with_json_params(lab: Lab) -> None:
+    """A `package.module:function` and JSON params queue as typed (the page imports nothing);
+    params that are not JSON are an error naming architecture_params."""
+    at = open_page("queue")
+    at.text_input(key="cfg.architecture.own").set_value("nowhere_installed.nets:build")
+    at.text_area(key="cfg.architecture_params").set_value('{"width": 8')
+    at.button(key="cfg.submit").click().run()
+    assert "`architecture_params`: not JSON" in _errors(at)
+    assert lab.count_runs() == 5
+    at.text_area(key="cfg.architecture_params").set_value('{"width": 8}')
+    at.button(key="cfg.submit").click().run()
+    assert not at.exception and not at.error
+    config = _run(lab, lab.queued + 1).config
+    assert config["architecture"] == "nowhere_installed.nets:build"
+    assert config["architecture_params"] == {"width": 8}
+
+
+def test_a_backbone_below_its_minimum_size_names_image_size(lab: Lab) -> None:
+    """Xception at 64 px: the error names image_size and the 71 px it needs."""
+    at = open_page("queue")
+    at.selectbox(key="cfg.architecture").set_value("xception")
+    at.number_input(key="cfg.image_size").set_value(64)
+    at.button(key="cfg.submit").click().run()
+    assert "`image_size`: xception needs at least 71 px" in _errors(at)
+
+
 def test_grid_preview_counts_combinations(lab: Lab) -> None:
     """Two optimizers times two batch sizes preview as 4 runs, none queued yet."""
     at = open_page("queue")
