@@ -57,3 +57,13 @@ def id_span(ids: list[int]) -> str:
 def fraction(value: Any, digits: int = 3) -> str:
     """`0.912` for a number, MISSING for None or NaN."""
     return MISSING if value is None or pd.isna(value) else f"{float(value):.{digits}f}"
+
+
+def custom_layers_note(run_id: int, names: list[str] | tuple[str, ...]) -> str:
+    """Why the dashboard does not load a run's model: it never imports users' code, and the
+    model's custom layers need it (Predict, Grad-CAM and the Run page say so)."""
+    shown = ", ".join(f"`{name}`" for name in names)
+    return (
+        f"This model uses custom layers ({shown}) the dashboard cannot load; predict on a "
+        f"worker that has their code: `python -m trainer predict {int(run_id)} IMAGE...`"
+    )

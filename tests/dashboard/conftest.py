@@ -382,3 +382,38 @@ def evaluated_lab(lab: Lab, tiny_model: tuple[bytes, dict], tmp_path: Path) -> E
         long_ago = db_now(session) - timedelta(minutes=10)
         session.execute(update(Worker).where(Worker.id == lost).values(heartbeat_at=long_ago))
     return EvaluatedLab(lab, a, b, other, urgent, lab.queued)
+
+
+@pytest.fixture(scope="session")
+def custom_layer_model() -> tuple[bytes, dict]:
+    """A tiny model with a registered custom layer, as stored bytes plus its metadata; the
+    registration is removed once saved, so this process, like a dashboard without the user's
+    code, cannot load it."""
+    import uuid
+
+    import keras
+
+    from trainer.model_io import custom_objects_in, model_to_bytes
+
+    package = f"dashboard_test_{uuid.uuid4().hex[:8]}"
+
+    @keras.saving.register_keras_serializable(package=package)
+    class Brighten(keras.layers.Layer):
+        def call(self, inputs):  # type: ignore[no-untyped-def]
+            return inputs * 1.5
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(Brighten()(inputs))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(len(CLASS_NAMES), activation="softmax")(x)
+    data = model_to_bytes(keras.Model(inputs, outputs, name="brightened"))
+    keras.saving.get_custom_objects().pop(f"{package}>Brighten")
+    meta = {
+        "class_names": CLASS_NAMES,
+        "image_size": 32,
+        "architecture": f"{package}.nets:brightened",
+        "summary": {"name": "brightened", "total_params": 0, "layers": []},
+        "format": "keras",
+        "custom_objects": custom_objects_in(data),
+    }
+    return data, meta

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.queries import fetch_model_meta
-from dashboard.text import md_escape
+from dashboard.text import custom_layers_note, md_escape
 from db.artifacts import ArtifactIntegrityError
 from db.entities import RunRecord
 from db.session import Database
@@ -55,3 +55,15 @@ def layers_table(summary: dict[str, Any]) -> pd.DataFrame:
         for layer in summary.get("layers", [])
     ]
     return pd.DataFrame(rows, columns=["layer", "type", "output shape", "params"])
+
+
+def custom_layers(meta: dict[str, Any] | None) -> list[str]:
+    """The custom layers a stored model needs (recorded by its worker); [] for none."""
+    return [str(name) for name in (meta or {}).get("custom_objects") or ()]
+
+
+def custom_layers_warning(run: RunRecord, meta: dict[str, Any] | None) -> None:
+    """Say that Predict and Grad-CAM cannot use this model here, and where they can."""
+    names = custom_layers(meta)
+    if names:
+        st.warning(custom_layers_note(run.id, names), icon=":material/code_off:")

@@ -131,6 +131,34 @@ def test_model_tab_lists_layers_and_offers_the_download(evaluated_lab: Evaluated
     assert download.proto.label == "Download model (.keras)"
 
 
+def test_a_model_with_custom_layers_says_predict_on_a_worker(
+    evaluated_lab: EvaluatedLab, custom_layer_model: tuple[bytes, dict]
+) -> None:
+    """A stored model with a custom layer: the page names the layer and says to predict on a
+    worker; no "Predict with this model" link; the Model tab still lists the summary."""
+    from tests.dashboard.conftest import evaluated_run
+
+    meta = custom_layer_model[1]
+    run_id = evaluated_run(
+        evaluated_lab.database,
+        "custom-layers",
+        (0, 0, 0, 1, 2, 2, 3, 3),
+        model=custom_layer_model,
+        architecture=meta["architecture"],
+        image_size=32,
+    )
+    at = open_page("run", id=str(run_id), tab="Model")
+    assert not at.exception
+    [warning] = [w.value for w in at.warning]
+    assert f"custom layers (`{meta['custom_objects'][0]}`) the dashboard cannot load" in warning
+    assert f"python -m trainer predict {run_id} IMAGE" in warning
+    labels = [link.proto.label for link in at.get("page_link")]
+    assert "Predict with this model" not in labels and "Open in Compare" in labels
+    at = open_page("run", id=str(evaluated_lab.a))
+    assert not at.warning
+    assert "Predict with this model" in [link.proto.label for link in at.get("page_link")]
+
+
 def test_details_tab_shows_environment_and_attempts(evaluated_lab: EvaluatedLab) -> None:
     """Details: the environment table and the attempts, including one handed back."""
     lab = evaluated_lab
