@@ -67,3 +67,15 @@ def custom_layers_note(run_id: int, names: list[str] | tuple[str, ...]) -> str:
         f"This model uses custom layers ({shown}) the dashboard cannot load; predict on a "
         f"worker that has their code: `python -m trainer predict {int(run_id)} IMAGE...`"
     )
+
+
+def count_text(count: Any) -> str:
+    """A parameter count short enough for a chart label: `850`, `12.3k`, `2.26M`; MISSING
+    for none."""
+    if count is None or pd.isna(count):
+        return MISSING
+    value = int(count)
+    for size, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return str(value)

@@ -417,3 +417,57 @@ def custom_layer_model() -> tuple[bytes, dict]:
         "custom_objects": custom_objects_in(data),
     }
     return data, meta
+
+
+FROZEN = (1, "frozen", 2_260_000, 5_124, 0.001, None)
+FINE_TUNED = (3, "fine_tune", 2_260_000, 1_865_000, 1e-5, 30)
+
+
+def fine_tuned_run(database: Database, name: str = "mobilenet-ft", **fields: object) -> int:
+    """A succeeded 4-epoch MobileNetV2 run from ImageNet, frozen, fine-tuning from epoch 3,
+    its two phases recorded as a worker records them."""
+    from db.entities import TrainingPhase
+    from db.phases import record_phase
+
+    config = {
+        "architecture": "mobilenet_v2",
+        "weights": "imagenet",
+        "freeze_backbone": True,
+        "fine_tune": {"at_epoch": 3, "layers": 30, "learning_rate": 1e-5},
+        "head_dropout": 0.2,
+        "epochs": 4,
+        "priority": 20,
+        **fields,
+    }
+    queue_one(database, name, **config)
+    with database.begin() as session:
+        claimed = claim_next(session, "gpu-box")
+    assert claimed is not None and claimed.name == name
+    for epoch in range(1, 5):
+        tuning = epoch >= 3
+        if epoch in (1, 3):
+            values = FINE_TUNED if tuning else FROZEN
+            phase = TrainingPhase(*values)  # type: ignore[arg-type]
+            with database.begin() as session:
+                assert record_phase(session, claimed.id, claimed.attempt, phase)
+        record = EpochRecord(
+            epoch=epoch,
+            loss=1.0 / epoch,
+            accuracy=0.5 + 0.1 * epoch,
+            val_loss=1.2 / epoch,
+            val_accuracy=0.45 + 0.1 * epoch,
+            learning_rate=1e-5 if tuning else 0.001,
+            epoch_seconds=3.0,
+        )
+        with database.begin() as session:
+            assert record_epoch(session, claimed.id, claimed.attempt, record)
+    with database.begin() as session:
+        finish_run(
+            session,
+            claimed.id,
+            claimed.attempt,
+            status=RunStatus.SUCCEEDED,
+            stop_reason=StopReason.COMPLETED,
+            stop_detail="all 4 epochs done",
+        )
+    return claimed.id
