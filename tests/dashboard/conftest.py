@@ -424,8 +424,8 @@ FINE_TUNED = (3, "fine_tune", 2_260_000, 1_865_000, 1e-5, 30)
 
 
 def fine_tuned_run(database: Database, name: str = "mobilenet-ft", **fields: object) -> int:
-    """A succeeded 4-epoch MobileNetV2 run from ImageNet, frozen, fine-tuning from epoch 3,
-    its two phases recorded as a worker records them."""
+    """A succeeded MobileNetV2 run (4 epochs unless `fields` say) from ImageNet, frozen,
+    fine-tuning from epoch 3, its two phases recorded as a worker records them."""
     from db.entities import TrainingPhase
     from db.phases import record_phase
 
@@ -443,7 +443,8 @@ def fine_tuned_run(database: Database, name: str = "mobilenet-ft", **fields: obj
     with database.begin() as session:
         claimed = claim_next(session, "gpu-box")
     assert claimed is not None and claimed.name == name
-    for epoch in range(1, 5):
+    epochs = int(config["epochs"])  # type: ignore[call-overload]
+    for epoch in range(1, epochs + 1):
         tuning = epoch >= 3
         if epoch in (1, 3):
             values = FINE_TUNED if tuning else FROZEN
@@ -468,6 +469,6 @@ def fine_tuned_run(database: Database, name: str = "mobilenet-ft", **fields: obj
             claimed.attempt,
             status=RunStatus.SUCCEEDED,
             stop_reason=StopReason.COMPLETED,
-            stop_detail="all 4 epochs done",
+            stop_detail=f"all {epochs} epochs done",
         )
     return claimed.id
