@@ -251,3 +251,25 @@ def test_the_form_says_how_many_images_an_epoch_sees(lab: Lab) -> None:
 
 
 # Database problems
+
+
+def test_the_report_study_can_add_the_imagenet_backbones(lab: Lab) -> None:
+    """Ticking the backbones box previews the study with MobileNetV2 and EfficientNetB0 from
+    ImageNet weights, frozen, and a note that the workers need those weights."""
+    at = open_page("queue")
+    box = at.checkbox(key="report.with.backbones")
+    assert "needs the ImageNet weights" in box.label and "~/.keras/models" in (box.help or "")
+    box.check()
+    at.number_input(key="report.size").set_value(112)
+    at.number_input(key="report.scale").set_value(0.1)
+    at.button(key="report.submit").click().run()
+    assert not at.exception and not at.error
+    expected = report_study(image_size=112, epochs_scale=0.1, extra=["backbones"])
+    assert len(_frame(at, "same as run")) == len(expected)
+    assert len(expected) == len(report_study(image_size=112, epochs_scale=0.1)) + 2
+    assert any("ImageNet weights" in i.value for i in at.info)
+    at.button(key="grid.queue").click().run()
+    configs = [_run(lab, lab.queued + i).config for i in range(1, len(expected) + 1)]
+    backbones = {c["architecture"]: c for c in configs if c["weights"] == "imagenet"}
+    assert set(backbones) == {"mobilenet_v2", "efficientnet_b0"}
+    assert all(c["freeze_backbone"] for c in backbones.values())
