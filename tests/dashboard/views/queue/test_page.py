@@ -273,3 +273,21 @@ def test_the_report_study_can_add_the_imagenet_backbones(lab: Lab) -> None:
     backbones = {c["architecture"]: c for c in configs if c["weights"] == "imagenet"}
     assert set(backbones) == {"mobilenet_v2", "efficientnet_b0"}
     assert all(c["freeze_backbone"] for c in backbones.values())
+
+
+def test_cloning_a_fine_tuned_backbone_run_keeps_its_backbone_settings(lab: Lab) -> None:
+    """`?clone=N` of a frozen, fine-tuned MobileNetV2 fills the backbone fields; queueing it
+    gives the same weights, freezing, fine-tuning and head dropout."""
+    from tests.dashboard.conftest import fine_tuned_run
+
+    source = fine_tuned_run(lab.database)
+    at = open_page("queue", clone=str(source))
+    assert not at.exception
+    assert at.selectbox(key="cfg.architecture").value == "mobilenet_v2"
+    assert at.checkbox(key="cfg.fine_tune.on").value
+    assert at.text_input(key="cfg.fine_tune.layers").value == "30"
+    at.button(key="cfg.submit").click().run()
+    assert not at.exception and not at.error
+    copied, original = _run(lab, source + 1).config, _run(lab, source).config
+    for field in ("architecture", "weights", "freeze_backbone", "fine_tune", "head_dropout"):
+        assert copied[field] == original[field], field
