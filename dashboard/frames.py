@@ -22,7 +22,7 @@ RUN_COLUMNS: tuple[str, ...] = (
     "epochs_done", "progress", "epochs_text", "best_val_accuracy", "best_epoch",
     "last_val_accuracy", "stop_reason", "stop_detail", "error", "warnings",
     "cancel_requested", "attempt", "worker", "created_at", "started_at", "finished_at",
-    "class_names", "config",
+    "class_names", "total_params", "trainable_params", "config",
 )  # fmt: skip
 
 
@@ -70,6 +70,8 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "class_names": list(run.class_names) if run.class_names else None,
+        "total_params": run.total_params,
+        "trainable_params": run.trainable_params,
         "config": run.config,
     }
 
@@ -81,6 +83,16 @@ def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
         frame[column] = utc_column(frame[column])
     for column in ("best_val_accuracy", "last_val_accuracy", "learning_rate", "progress"):
         frame[column] = frame[column].astype(float)
+    return _counts(frame)
+
+
+# Parameter counts: whole numbers where a run has them, missing before its model is built.
+_COUNT_COLUMNS = ("total_params", "trainable_params")
+
+
+def _counts(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in _COUNT_COLUMNS:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
     return frame
 
 
@@ -132,7 +144,7 @@ def run_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
         frame[column] = frame[column].astype(float)
     frame["augmented"] = frame["augmented"].astype(bool)
     frame["cancel_requested"] = frame["cancel_requested"].astype(bool)
-    return frame[list(RUN_COLUMNS)]
+    return _counts(frame[list(RUN_COLUMNS)])
 
 
 def curves_frame(records: Sequence[EpochRecord]) -> pd.DataFrame:

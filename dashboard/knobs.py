@@ -19,6 +19,12 @@ KNOBS: tuple[str, ...] = (
     "batch_size",
     "epochs",
     "architecture",
+    "weights",
+    "freeze_backbone",
+    "fine_tune.at_epoch",
+    "fine_tune.layers",
+    "fine_tune.learning_rate",
+    "head_dropout",
     "learning_rate",
     "augmented",
     "image_size",
@@ -38,6 +44,9 @@ FILTER_KNOBS: tuple[str, ...] = (
 )
 # Config fields that name or schedule a run without changing what it trains.
 NOT_TRAINING: frozenset[str] = frozenset({"name", "tags", "priority", "study"})
+# Fields added after runs were first stored, as a config that predates them means them: an old
+# run of a lab architecture trained from scratch, unfrozen, without head dropout.
+ADDED_DEFAULTS: dict[str, Any] = {"freeze_backbone": False, "head_dropout": 0.0}
 # Fields that do not separate "the same experiment": runs equal apart from these are repeats.
 REPEAT_FIELDS: frozenset[str] = frozenset({"seed", "study"})
 
@@ -114,6 +123,10 @@ def hyperparameters(runs: pd.DataFrame) -> pd.DataFrame:
         {k: v for k, v in flatten(config_of(config)).items() if k not in NOT_TRAINING}
         for config in runs["config"]
     ]
+    for row in rows:
+        if "architecture" in row:  # a lab config (a script's run may name none of these)
+            for field, default in ADDED_DEFAULTS.items():
+                row.setdefault(field, default)
     frame = pd.DataFrame(rows, index=pd.Index(runs["id"].astype(int), name="id"))
     for column in ("augmented", "study"):
         if column in runs.columns:

@@ -38,6 +38,10 @@ def column_config() -> dict[str, Any]:
         "min_val_loss": number("min val loss", format="%.4f"),
         "min_val_loss_epoch": number("@ epoch", format="%d", width="small"),
         "train_seconds": number("train s", format="%.0f"),
+        "total_params": number("params", format="localized", help="Total parameters"),
+        "trainable_params": number(
+            "trainable", format="localized", help="Trainable parameters in the latest phase"
+        ),
         "stop_reason": st.column_config.TextColumn("stopped by", width=115),
         "stop_detail": st.column_config.TextColumn("stop detail", width="large"),
         "tags": st.column_config.TextColumn("tags"),

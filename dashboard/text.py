@@ -89,3 +89,25 @@ def stop_text(reason: str | None, detail: str | None, epochs_done: int | None = 
         why = (why[: found.start()] + why[found.end() :]).strip()
     head = f"pruned at epoch {epoch}" if epoch else "pruned"
     return f"{head}: {why}" if why else head
+
+
+def custom_layers_note(run_id: int, names: list[str] | tuple[str, ...]) -> str:
+    """Why the dashboard does not load a run's model: it never imports users' code, and the
+    model's custom layers need it (Predict, Grad-CAM and the Run page say so)."""
+    shown = ", ".join(f"`{name}`" for name in names)
+    return (
+        f"This model uses custom layers ({shown}) the dashboard cannot load; predict on a "
+        f"worker that has their code: `python -m trainer predict {int(run_id)} IMAGE...`"
+    )
+
+
+def count_text(count: Any) -> str:
+    """A parameter count short enough for a chart label: `850`, `12.3k`, `2.26M`; MISSING
+    for none."""
+    if count is None or pd.isna(count):
+        return MISSING
+    value = int(count)
+    for size, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return str(value)

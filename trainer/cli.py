@@ -186,7 +186,9 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
 
     database = open_database(settings)
     try:
-        loaded = load_run_model(database, args.run_id, open_store(settings.artifacts, database))
+        store = open_store(settings.artifacts, database)
+        # A worker's command line may import the run's own builder (for its custom layers).
+        loaded = load_run_model(database, args.run_id, store, user_code=True)
     except ModelNotAvailable as error:
         raise CliError(str(error)) from None
     failures = 0

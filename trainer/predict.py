@@ -22,16 +22,20 @@ class ModelNotAvailable(LookupError):
 
 
 class ModelNeedsUserCode(ModelNotAvailable):
-    """The run's model uses classes only its user's code defines, which the lab never imports
-    outside the workers; `custom_objects` names them."""
+    """The run's model uses classes only its user's code defines, which the lab imports only
+    where asked to (`python -m trainer predict` on a worker); `custom_objects` names them."""
 
-    def __init__(self, run_id: int, architecture: str, custom_objects: Sequence[str]) -> None:
+    def __init__(
+        self, run_id: int, architecture: str, custom_objects: Sequence[str], why: str = ""
+    ) -> None:
         self.custom_objects = tuple(custom_objects)
+        where = why or (
+            "which the lab does not import here; on a worker that has that code, "
+            f"`python -m trainer predict {run_id} IMAGE...` loads it"
+        )
         super().__init__(
             f"run {run_id}'s model ({architecture}) uses {', '.join(custom_objects)}, defined "
-            "only by its own code, which the lab does not import here; Predict and Grad-CAM "
-            "need a model built from standard Keras layers (its curves, tables and validation "
-            "predictions are all there)"
+            f"only by its own code, {where}"
         )
 
 
@@ -44,12 +48,18 @@ class LoadedModel:
 
 
 def load_run_model(
-    database: Database, run_id: int, store: ArtifactStore | None = None
+    database: Database,
+    run_id: int,
+    store: ArtifactStore | None = None,
+    *,
+    user_code: bool = False,
 ) -> LoadedModel:
     """Load the model a run stored; only bytes this app wrote, verified by their sha256.
 
     `store` is the process's artifact store (settings `LAB_ARTIFACTS`), needed for models kept
-    in an artifact folder; models in the database load without it.
+    in an artifact folder; models in the database load without it. `user_code` (the CLI on a
+    worker, never the dashboard) imports the module of a run's own builder first, which
+    registers the custom layers its model needs.
     """
     with database.read() as session:
         run = get_run(session, run_id)
@@ -67,8 +77,10 @@ def load_run_model(
         raise ModelNotAvailable(f"run {run_id} stored no model")
     architecture = str(artifact.meta.get("architecture", run.architecture))
     custom = list(artifact.meta.get("custom_objects") or ())
-    if custom:
+    if custom and not user_code:
         raise ModelNeedsUserCode(run_id, architecture, custom)
+    if custom:
+        _import_user_code(run_id, architecture, custom)
     try:
         model = model_from_bytes(artifact.data, compile=False)
     except TypeError as error:  # a model stored before custom objects were recorded
@@ -81,6 +93,21 @@ def load_run_model(
         class_names=tuple(artifact.meta["class_names"]),
         image_size=int(artifact.meta["image_size"]),
     )
+
+
+def _import_user_code(run_id: int, architecture: str, custom: Sequence[str]) -> None:
+    """Import the builder's module, whose import registers the model's custom layers."""
+    from experiment.architectures import is_user_architecture
+    from experiment.config import ConfigError
+    from trainer.user_models import load_builder
+
+    if not is_user_architecture(architecture):
+        raise ModelNeedsUserCode(run_id, architecture, custom, "which no builder names")
+    try:
+        load_builder(architecture)
+    except ConfigError as error:
+        why = f"which does not import here: {error.problems[0][1]}"
+        raise ModelNeedsUserCode(run_id, architecture, custom, why) from None
 
 
 def predict_images(

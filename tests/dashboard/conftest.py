@@ -382,3 +382,93 @@ def evaluated_lab(lab: Lab, tiny_model: tuple[bytes, dict], tmp_path: Path) -> E
         long_ago = db_now(session) - timedelta(minutes=10)
         session.execute(update(Worker).where(Worker.id == lost).values(heartbeat_at=long_ago))
     return EvaluatedLab(lab, a, b, other, urgent, lab.queued)
+
+
+@pytest.fixture(scope="session")
+def custom_layer_model() -> tuple[bytes, dict]:
+    """A tiny model with a registered custom layer, as stored bytes plus its metadata; the
+    registration is removed once saved, so this process, like a dashboard without the user's
+    code, cannot load it."""
+    import uuid
+
+    import keras
+
+    from trainer.model_io import custom_objects_in, model_to_bytes
+
+    package = f"dashboard_test_{uuid.uuid4().hex[:8]}"
+
+    @keras.saving.register_keras_serializable(package=package)
+    class Brighten(keras.layers.Layer):
+        def call(self, inputs):  # type: ignore[no-untyped-def]
+            return inputs * 1.5
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(Brighten()(inputs))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(len(CLASS_NAMES), activation="softmax")(x)
+    data = model_to_bytes(keras.Model(inputs, outputs, name="brightened"))
+    keras.saving.get_custom_objects().pop(f"{package}>Brighten")
+    meta = {
+        "class_names": CLASS_NAMES,
+        "image_size": 32,
+        "architecture": f"{package}.nets:brightened",
+        "summary": {"name": "brightened", "total_params": 0, "layers": []},
+        "format": "keras",
+        "custom_objects": custom_objects_in(data),
+    }
+    return data, meta
+
+
+FROZEN = (1, "frozen", 2_260_000, 5_124, 0.001, None)
+FINE_TUNED = (3, "fine_tune", 2_260_000, 1_865_000, 1e-5, 30)
+
+
+def fine_tuned_run(database: Database, name: str = "mobilenet-ft", **fields: object) -> int:
+    """A succeeded MobileNetV2 run (4 epochs unless `fields` say) from ImageNet, frozen,
+    fine-tuning from epoch 3, its two phases recorded as a worker records them."""
+    from db.entities import TrainingPhase
+    from db.phases import record_phase
+
+    config = {
+        "architecture": "mobilenet_v2",
+        "weights": "imagenet",
+        "freeze_backbone": True,
+        "fine_tune": {"at_epoch": 3, "layers": 30, "learning_rate": 1e-5},
+        "head_dropout": 0.2,
+        "epochs": 4,
+        "priority": 20,
+        **fields,
+    }
+    queue_one(database, name, **config)
+    with database.begin() as session:
+        claimed = claim_next(session, "gpu-box")
+    assert claimed is not None and claimed.name == name
+    epochs = int(config["epochs"])  # type: ignore[call-overload]
+    for epoch in range(1, epochs + 1):
+        tuning = epoch >= 3
+        if epoch in (1, 3):
+            values = FINE_TUNED if tuning else FROZEN
+            phase = TrainingPhase(*values)  # type: ignore[arg-type]
+            with database.begin() as session:
+                assert record_phase(session, claimed.id, claimed.attempt, phase)
+        record = EpochRecord(
+            epoch=epoch,
+            loss=1.0 / epoch,
+            accuracy=0.5 + 0.1 * epoch,
+            val_loss=1.2 / epoch,
+            val_accuracy=0.45 + 0.1 * epoch,
+            learning_rate=1e-5 if tuning else 0.001,
+            epoch_seconds=3.0,
+        )
+        with database.begin() as session:
+            assert record_epoch(session, claimed.id, claimed.attempt, record)
+    with database.begin() as session:
+        finish_run(
+            session,
+            claimed.id,
+            claimed.attempt,
+            status=RunStatus.SUCCEEDED,
+            stop_reason=StopReason.COMPLETED,
+            stop_detail=f"all {epochs} epochs done",
+        )
+    return claimed.id

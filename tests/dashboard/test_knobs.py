@@ -14,6 +14,7 @@ from dashboard.knobs import (
     hyperparameters,
     repeat_groups,
 )
+from experiment.config import parse_config
 
 
 def _runs(*configs: dict) -> pd.DataFrame:
@@ -93,3 +94,40 @@ def test_repeat_groups_do_not_merge_rows_whose_joined_text_matches() -> None:
     """Rows are compared cell by cell, not as one joined string."""
     frame = pd.DataFrame({"a": ["x\x1f", "x"], "b": ["y", "\x1fy"], "seed": [0, 1]})
     assert repeat_groups(frame).tolist() == [0, 1]
+
+
+def test_backbone_knobs_are_knobs_and_old_configs_read_as_their_defaults() -> None:
+    """A config from before freeze_backbone and head_dropout existed reads as False and 0, so
+    only real differences show; weights, freezing and fine-tuning rank right after the
+    architecture, as the colour and dash pickers offer them."""
+    new = parse_config({"name": "n", "optimizer": "adam"}).to_json()
+    added = ("architecture_params", "weights", "freeze_backbone", "fine_tune", "head_dropout")
+    old = {key: value for key, value in new.items() if key not in added}
+    frame = hyperparameters(_runs(old, new))
+    assert differing(frame) == []
+    tuned = parse_config(
+        {
+            "name": "t",
+            "architecture": "mobilenet_v2",
+            "weights": "imagenet",
+            "freeze_backbone": True,
+            "fine_tune": {"at_epoch": 3},
+            "epochs": 5,
+        }
+    ).to_json()
+    frame = hyperparameters(_runs(old, new, tuned))
+    assert differing(frame)[:6] == [
+        "epochs",
+        "architecture",
+        "weights",
+        "freeze_backbone",
+        "fine_tune.at_epoch",
+        "fine_tune.layers",
+    ]
+    assert frame["fine_tune.at_epoch"].tolist() == [None, None, 3]
+
+
+def test_a_scripts_run_without_an_architecture_gets_no_backbone_defaults() -> None:
+    """A config naming no architecture (an imported script's run) is left as it is."""
+    frame = hyperparameters(_runs({"optimizer": "adam"}))
+    assert "freeze_backbone" not in frame.columns

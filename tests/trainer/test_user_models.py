@@ -8,10 +8,12 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from db import queue
 from db.artifacts import load_artifact_meta
@@ -228,4 +230,72 @@ def test_a_workers_own_architecture_trains_predicts_and_explains(
     assert custom_meta["custom_objects"] == [f"{package}>Scale"]
     with pytest.raises(ModelNeedsUserCode, match=f"uses {package}>Scale"):
         load_run_model(database, ids["custom"])
+    database.dispose()
+
+
+def _stored_custom_model(
+    database: Database, architecture: str, stored_as: str | None = None
+) -> int:
+    """A succeeded run whose stored model has the package's registered `Scale` layer; the run
+    names `stored_as` as its architecture (default: the one that built it)."""
+    from db.artifacts import save_artifact
+    from db.models import StopReason
+    from trainer.model_io import custom_objects_in, model_to_bytes
+
+    data = model_to_bytes(build_model(architecture, 16, CLASSES))
+    meta = {
+        "class_names": ["a", "b", "c"],
+        "image_size": 16,
+        "architecture": stored_as or architecture,
+        "custom_objects": custom_objects_in(data),
+    }
+    named = stored_as or architecture
+    config = parse_config({"name": "custom", "architecture": named, "image_size": 16})
+    with database.begin() as session:
+        queue.enqueue(session, config.to_new_run())
+        claimed = queue.claim_next(session, "worker")
+        assert claimed is not None
+        assert save_artifact(session, claimed.id, claimed.attempt, ArtifactKind.MODEL, data, meta)
+        queue.finish_run(
+            session,
+            claimed.id,
+            claimed.attempt,
+            status=RunStatus.SUCCEEDED,
+            stop_reason=StopReason.COMPLETED,
+            stop_detail="done",
+        )
+    return claimed.id
+
+
+def test_custom_layers_load_only_where_asked_to_import_the_builder(
+    package: str, sqlite_database_url: str
+) -> None:
+    """A model with a registered custom layer: refused by default (the dashboard's way), with
+    the command that predicts on a worker; loaded and predicting with `user_code=True`."""
+    from trainer.predict import ModelNeedsUserCode, load_run_model, predict_images
+
+    database = Database(sqlite_database_url)
+    run_id = _stored_custom_model(database, f"{package}.custom:with_custom")
+    with pytest.raises(ModelNeedsUserCode) as refused:
+        load_run_model(database, run_id)
+    assert refused.value.custom_objects == (f"{package}>Scale",)
+    assert f"python -m trainer predict {run_id} IMAGE" in str(refused.value)
+    loaded = load_run_model(database, run_id, user_code=True)
+    buffer = BytesIO()
+    Image.fromarray(np.full((16, 16, 3), 100, np.uint8)).save(buffer, format="PNG")
+    assert predict_images(loaded, [buffer.getvalue()]).shape == (1, CLASSES)
+    database.dispose()
+
+
+def test_custom_layers_whose_builder_does_not_import_say_why(
+    package: str, sqlite_database_url: str
+) -> None:
+    """`user_code=True` where the run's builder does not import: the error names the import."""
+    from trainer.predict import ModelNeedsUserCode, load_run_model
+
+    database = Database(sqlite_database_url)
+    gone = f"gone_{uuid.uuid4().hex[:8]}.custom:with_custom"
+    run_id = _stored_custom_model(database, f"{package}.custom:with_custom", stored_as=gone)
+    with pytest.raises(ModelNeedsUserCode, match="does not import here: cannot import gone_"):
+        load_run_model(database, run_id, user_code=True)
     database.dispose()

@@ -24,6 +24,10 @@ METRIC_COLUMNS = (
 )  # fmt: skip
 
 
+# The built model's size: total parameters and those trained in the run's latest phase.
+MODEL_COLUMNS = ("total_params", "trainable_params")
+
+
 HIGHLIGHT = "background-color: rgba(255, 196, 0, 0.28)"
 
 
@@ -44,7 +48,8 @@ def display_column(values: pd.Series) -> pd.Series:
 def diff_table(
     runs: pd.DataFrame, params: pd.DataFrame, metrics: pd.DataFrame, columns: Sequence[str]
 ) -> pd.DataFrame:
-    """One row per run: id, link, name, status, the differing `columns`, then the outcome.
+    """One row per run: id, link, name, status, the differing `columns`, the parameter
+    counts (when a run has them), then the outcome.
 
     Args:
         runs: `queries.runs_frame` rows of the selected runs.
@@ -59,6 +64,9 @@ def diff_table(
     table["status"] = runs["status"].to_numpy()
     for column in columns:
         table[column] = display_column(params[column].reindex(ids).reset_index(drop=True))
+    for column in MODEL_COLUMNS:
+        if column in runs.columns and runs[column].notna().any():
+            table[column] = runs[column].to_numpy()
     outcome = metrics.reindex(ids).reset_index(drop=True)
     for column in METRIC_COLUMNS:
         if column in outcome.columns:

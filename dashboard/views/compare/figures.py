@@ -370,6 +370,49 @@ def _best_marker(panel: _Panel, colors: np.ndarray) -> Trace | None:
     }
 
 
+FINE_TUNE_COLUMN = "fine_tune.at_epoch"  # the config's first fine-tuning epoch, a knob
+
+
+def fine_tune_starts(runs: pd.DataFrame) -> np.ndarray:
+    """Each run's first fine-tuning epoch from its config, 0 for a run that does not fine-tune."""
+    if FINE_TUNE_COLUMN not in runs.columns:
+        return np.zeros(len(runs), dtype=np.int64)
+    epochs = pd.to_numeric(runs[FINE_TUNE_COLUMN], errors="coerce").fillna(0)
+    return epochs.to_numpy(dtype=np.int64)
+
+
+def _fine_tune_marker(panel: _Panel, colors: np.ndarray, starts: np.ndarray) -> Trace | None:
+    """A triangle on each run's curve at the epoch its fine-tuning began (once recorded)."""
+    width = panel.raw.y.shape[1]
+    rows = np.flatnonzero((starts > 0) & (starts <= width))
+    if len(rows):
+        columns = starts[rows] - 1
+        rows = rows[np.isfinite(panel.shown[rows, columns])]
+    if not len(rows):
+        return None
+    columns = starts[rows] - 1
+    text = [f"{panel.labels[r]}, fine-tuning from epoch {starts[r]}" for r in rows]
+    return {
+        "type": "scatter",
+        "x": panel.raw.x[rows, columns],
+        "y": panel.shown[rows, columns],
+        "customdata": np.array(text),
+        "mode": "markers",
+        "name": "fine-tuning starts",
+        "legendgroup": "fine-tuning starts",
+        "showlegend": False,
+        "marker": {
+            "symbol": "triangle-up",
+            "size": 10,
+            "color": colors[rows].tolist(),
+            "line": {"width": 1, "color": "white"},
+        },
+        "hovertemplate": panel.hovertemplate(group=False),
+        "xaxis": panel.axes[0],
+        "yaxis": panel.axes[1],
+    }
+
+
 def _axis_names(index: int) -> tuple[str, str]:
     suffix = "" if index == 0 else str(index + 1)
     return f"x{suffix}", f"y{suffix}"
@@ -380,7 +423,9 @@ def _span(start: float, end: float) -> list[float]:
     return [max(0.0, round(start, 6)), min(1.0, round(end, 6))]
 
 
-def _grid(titles: Sequence[str], options: CurveOptions) -> dict[str, Any]:
+def _grid(
+    titles: Sequence[str], options: CurveOptions, *, fine_tunes: bool = False
+) -> dict[str, Any]:
     """A layout with one panel per title, two per row, x axes zoomed together.
 
     Written out rather than `make_subplots`, which costs more than the traces it lays out.
@@ -393,7 +438,10 @@ def _grid(titles: Sequence[str], options: CurveOptions) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "height": PANEL_HEIGHT * rows + 60,
         "hovermode": "closest",
-        "legend": {"title": {"text": _legend_title(options)}, "groupclick": "togglegroup"},
+        "legend": {
+            "title": {"text": _legend_title(options, fine_tunes=fine_tunes)},
+            "groupclick": "togglegroup",
+        },
         "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
         "uirevision": repr(options),  # live refreshes keep the user's zoom; new options reset it
         "annotations": [],
@@ -457,7 +505,8 @@ def compare_figure(
         if column not in (None, "run") and column not in runs.columns:
             raise ValueError(f"cannot group by {column!r}: runs have no such column")
     layout = panels(options.metrics, one_per_series=options.dash_by is not None)
-    grid = _grid([title for title, _ in layout], options)
+    starts = fine_tune_starts(runs.reset_index(drop=True))
+    grid = _grid([title for title, _ in layout], options, fine_tunes=bool(starts.any()))
     data = curves[curves["run_id"].isin(runs["id"])]
     if data.empty or not layout:
         grid["annotations"].append(
@@ -498,16 +547,20 @@ def compare_figure(
             if options.best_markers and series in ("val_accuracy", "val_loss"):
                 marker = _best_marker(panel, colors)
                 traces += [marker] if marker is not None else []
+            tuned = _fine_tune_marker(panel, colors, starts) if starts.any() else None
+            traces += [tuned] if tuned is not None else []
     return _figure(traces, grid)
 
 
-def _legend_title(options: CurveOptions) -> str:
+def _legend_title(options: CurveOptions, *, fine_tunes: bool = False) -> str:
     parts = [f"colour: {options.color_by}"]
     parts.append(f"dash: {options.dash_by}" if options.dash_by else "solid train · dashed val")
     if options.band != "none":
         parts.append("band: " + ("min–max" if options.band == "minmax" else "± std") + " of seeds")
     if options.best_markers:
         parts.append("★ best epoch")
+    if fine_tunes:
+        parts.append("▲ fine-tuning starts")
     return "<br>".join(parts)
 
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.queries import HASH_FUNCS, fetch_all_thumbnails
-from dashboard.text import md_escape
+from dashboard.queries import HASH_FUNCS, fetch_all_thumbnails, fetch_model_meta
+from dashboard.text import custom_layers_note, md_escape
 from dashboard.views.predict.confidence import (
     Reference,
     colour_features,
@@ -92,6 +92,16 @@ def load_model(database: Database, run_id: int) -> LoadedModel:
     return load_run_model(database, run_id)
 
 
+_CODE = ":material/code_off:"
+
+
+def needs_user_code(database: Database, run_id: int) -> list[str]:
+    """The custom layers the run's stored model needs (its worker recorded them); the
+    dashboard never imports users' code, so such a model is not loaded here."""
+    meta = fetch_model_meta(database, run_id) or {}
+    return [str(name) for name in meta.get("custom_objects") or ()]
+
+
 def decode_uploads(uploads: Sequence[Upload], size: int) -> list[np.ndarray | str]:
     """Model-ready pixels per upload, or the reason (naming the file) it is not usable.
 
@@ -158,9 +168,18 @@ def show_predictions(
     answers: dict[int, RunAnswers] = {}
     for run_id in run_ids:
         try:
+            custom = needs_user_code(database, run_id)
+            if custom:
+                st.warning(f"Run {run_id}: {custom_layers_note(run_id, custom)}", icon=_CODE)
+                continue
             answers[run_id] = run_answers(database, run_id, tuple(uploads), explain)
         except (ArtifactIntegrityError, LookupError) as error:  # LookupError: ModelNotAvailable
-            st.error(f"Run {run_id}: {md_escape(str(error))}", icon=":material/error:")
+            # ModelNeedsUserCode (a model stored before its custom layers were recorded).
+            found = getattr(error, "custom_objects", None)
+            if found:
+                st.warning(f"Run {run_id}: {custom_layers_note(run_id, found)}", icon=_CODE)
+            else:
+                st.error(f"Run {run_id}: {md_escape(str(error))}", icon=":material/error:")
     if not answers:
         return
     errors = next(iter(answers.values())).errors

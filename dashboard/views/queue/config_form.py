@@ -2,11 +2,15 @@
 
 Widgets hold a flat mapping (`augmentation.zoom_range.low`, `early_stopping.on`, ...) that
 `config_from_form` turns into the config dict `parse_config` validates. Widgets set no min/max:
-the config's own validation is the single judge, and its errors name the field.
+the config's own validation is the single judge, and its errors name the field. The form only
+translates typed text (JSON keyword arguments, a number of layers) into values; a builder of the
+user's own is a name here, never imported: the workers import and check it.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +29,7 @@ from experiment.config import (
     ConfigError,
     EarlyStoppingConfig,
     ExperimentConfig,
+    FineTuneConfig,
     MinAccuracyConfig,
     ReduceLRConfig,
     parse_config,
@@ -42,10 +47,14 @@ SECTIONS: dict[str, type[Any]] = {
 RANGES = ("zoom_range", "brightness_range", "contrast_range")
 AUTO_FIELDS = ("steps_per_epoch", "validation_steps")  # 0 in the form means "auto" (None)
 PLAIN_FIELDS = (
-    "name", "dataset", "image_size", "architecture", "optimizer", "learning_rate", "batch_size",
-    "epochs", "validation_split", "seed", "priority", "deterministic", "mixed_precision",
-    "jit_compile",
+    "name", "dataset", "image_size", "optimizer", "learning_rate", "batch_size", "epochs",
+    "validation_split", "seed", "priority", "deterministic", "mixed_precision", "jit_compile",
+    "freeze_backbone", "head_dropout",
 )  # fmt: skip
+OWN_ARCHITECTURE = "architecture.own"  # the text field that names a builder of the user's own
+# Fine-tuning's widget values while it is off: half-way through CPU_START's 10 epochs.
+FINE_TUNE_OFF = {"at_epoch": 5, "layers": "all", "learning_rate": 1e-5}
+TEXT_AREAS = {"architecture_params"}
 AUGMENTATION_PLAIN = ("shear_range", "rotation_range", "horizontal_flip", "vertical_flip")
 STEPS = {
     "learning_rate": 1e-4,
@@ -57,6 +66,8 @@ STEPS = {
     "min_accuracy.threshold": 0.01,
     "early_stopping.min_delta": 1e-4,
     "reduce_lr.min_delta": 1e-4,
+    "head_dropout": 0.05,
+    "fine_tune.learning_rate": 1e-5,
 }
 
 
@@ -69,6 +80,9 @@ def _float_keys() -> set[str]:
     keys |= {f"augmentation.{r}.{end}" for r in RANGES for end in ("low", "high")}
     for section, model in SECTIONS.items():
         keys |= {f"{section}.{n}" for n, f in model.model_fields.items() if f.annotation is float}
+    keys |= {
+        f"fine_tune.{n}" for n, f in FineTuneConfig.model_fields.items() if f.annotation is float
+    }
     return keys
 
 
@@ -99,6 +113,7 @@ def default_config(dataset: str, preset: Mapping[str, Any] = CPU_START) -> dict[
 def form_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
     """A complete config dict -> the form's flat widget values."""
     values: dict[str, Any] = {key: config[key] for key in PLAIN_FIELDS}
+    values.update(_architecture_defaults(config))
     values["study"] = config.get("study") or ""
     values["tags"] = ", ".join(config.get("tags") or ())
     for key in AUTO_FIELDS:
@@ -123,9 +138,31 @@ def form_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: float(v) if k in floats else v for k, v in values.items()}
 
 
+def _architecture_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The architecture's select and text field, weights, and fine-tuning as flat values."""
+    name = config["architecture"]
+    built_in = name in ARCHITECTURES
+    params = config.get("architecture_params") or {}
+    fine_tune = config.get("fine_tune")
+    values: dict[str, Any] = {
+        "architecture": name if built_in else ARCHITECTURES[0],
+        OWN_ARCHITECTURE: "" if built_in else name,
+        "architecture_params": json.dumps(params) if params else "",
+        "weights": config.get("weights") or "",
+        "fine_tune.on": fine_tune is not None,
+    }
+    for key, value in (fine_tune or FINE_TUNE_OFF).items():
+        values[f"fine_tune.{key}"] = str(value) if key == "layers" else value
+    return values
+
+
 def config_from_form(values: Mapping[str, Any]) -> dict[str, Any]:
     """The form's flat values -> a config dict for `parse_config` (not yet validated)."""
     config: dict[str, Any] = {key: values[key] for key in PLAIN_FIELDS}
+    config["architecture"] = str(values[OWN_ARCHITECTURE]).strip() or values["architecture"]
+    config["architecture_params"] = parse_params_text(str(values["architecture_params"]))
+    config["weights"] = str(values["weights"]).strip() or None
+    config["fine_tune"] = _fine_tune(values) if values["fine_tune.on"] else None
     config["study"] = str(values["study"]).strip() or None
     config["tags"] = [tag.strip() for tag in str(values["tags"]).split(",") if tag.strip()]
     for key in AUTO_FIELDS:
@@ -140,6 +177,39 @@ def config_from_form(values: Mapping[str, Any]) -> dict[str, Any]:
         fields = {key: values[f"{section}.{key}"] for key in model.model_fields}
         config[section] = fields if values[f"{section}.on"] else None
     return config
+
+
+def parse_params_text(text: str) -> dict[str, Any]:
+    """The builder's keyword arguments typed as a JSON object; blank is none."""
+    if not text.strip():
+        return {}
+    example = 'write a JSON object such as {"width": 64, "dropout": 0.1}'
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise ConfigError(
+            [("architecture_params", f"not JSON ({error.msg} at {where}); {example}")]
+        ) from None
+    if not isinstance(params, dict):
+        raise ConfigError(
+            [("architecture_params", f"got a JSON {type(params).__name__}; {example}")]
+        )
+    return params
+
+
+def _fine_tune(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Fine-tuning's widgets -> its config; `layers` is typed as `all` or a number."""
+    layers = str(values["fine_tune.layers"]).strip().lower()
+    if layers != "all" and not layers.isdigit():
+        raise ConfigError(
+            [("fine_tune.layers", f"write all or a number of layers, got {layers[:30]!r}")]
+        )
+    return {
+        "at_epoch": values["fine_tune.at_epoch"],
+        "layers": layers if layers == "all" else int(layers),
+        "learning_rate": values["fine_tune.learning_rate"],
+    }
 
 
 def load_yaml(text: str, box: str) -> Any:
@@ -233,6 +303,8 @@ class _Inputs:
             value = container.number_input(
                 label, value=float(current), step=step, format="%g", **common
             )
+        elif key in TEXT_AREAS:
+            value = container.text_area(label, value=str(current), height=68, **common)
         else:
             value = container.text_input(label, value=str(current), **common)
         self.values[key] = value
@@ -249,13 +321,23 @@ def _field_help() -> dict[str, str]:
         found[f"augmentation.{name}.on"] = described
         found[f"augmentation.{name}.low"] = "the smallest factor drawn; " + described
         found[f"augmentation.{name}.high"] = "the largest factor drawn; " + described
-    minimums = ", ".join(f"{name} {px} px" for name, px in MIN_IMAGE_SIZE.items())
+    for name, info in FineTuneConfig.model_fields.items():
+        if info.description:
+            found[f"fine_tune.{name}"] = info.description
     found.update(FORM_HELP)
     found["image_size"] = (
         "Images are resized to this many pixels square. Smaller trains much faster (a quarter "
-        f"of the pixels per halving). Smallest each architecture takes: {minimums}."
+        f"of the pixels per halving). Smallest each architecture takes: {minimum_sizes()}."
     )
     return found
+
+
+def minimum_sizes() -> str:
+    """Every architecture's smallest image size, the common one said once."""
+    sizes = list(MIN_IMAGE_SIZE.values())
+    common = max(set(sizes), key=sizes.count)
+    special = ", ".join(f"{name} {px} px" for name, px in MIN_IMAGE_SIZE.items() if px != common)
+    return f"{special}; every other one {common} px"
 
 
 FORM_HELP: dict[str, str] = {
@@ -269,8 +351,29 @@ FORM_HELP: dict[str, str] = {
     "for a seed).",
     "seed": "Seeds the split, shuffling, augmentation and weights: same seed, same run.",
     "architecture": "report_cnn: the report's 3-convolution CNN (fast, needs 106 px); "
-    "resnet20: ResNet v1 depth 20 (about 10x slower an image); mobilenet_v2: Keras's "
-    "MobileNetV2 from random weights.",
+    "resnet20: ResNet v1 depth 20 (about 10x slower an image); every other name is a "
+    "keras.applications backbone (ResNet, EfficientNet, MobileNet, ConvNeXt, DenseNet, "
+    "Inception, Xception, NASNet, VGG) under a global-pooling, dropout and softmax head. "
+    "`python -m trainer models` lists them with their parameter counts.",
+    OWN_ARCHITECTURE: "A builder of your own, written package.module:function, installed on "
+    "the workers: build(input_shape, num_classes, **architecture_params) -> keras.Model. "
+    "When filled it replaces the architecture chosen above. The workers import and check it "
+    "before the first epoch; this page never runs it.",
+    "architecture_params": "Keyword arguments of your own builder as a JSON object, e.g. "
+    '{"width": 64}; blank = none. Built-in architectures take none.',
+    "weights": "Backbones only. imagenet (Keras downloads them once into ~/.keras/models; a "
+    "worker without network needs the file put there), blank = random weights, or the path "
+    "of a .weights.h5 saved from the same constructor with include_top=False, or of a "
+    ".keras model of ours, on the workers.",
+    "freeze_backbone": "Backbones only. Train the head alone and keep the backbone's weights "
+    "(transfer learning); fine-tuning below unfreezes it later.",
+    "head_dropout": "Backbones only. Dropout before the softmax layer (0 = none).",
+    "fine_tune.on": "Needs a frozen backbone: at an epoch, unfreeze its last layers (batch "
+    "norm stays frozen) and go on at a new learning rate. The curves mark the epoch.",
+    "fine_tune.at_epoch": "The first epoch that fine-tunes (2 or later, at most the epochs).",
+    "fine_tune.layers": "all, or how many of the backbone's last layers to unfreeze.",
+    "fine_tune.learning_rate": "The rate from that epoch on; about 1/100 of the first one "
+    "keeps the pretrained features.",
     "optimizer": "sgd, adam, adamax or rmsprop with Keras's defaults besides the rate.",
     "learning_rate": "The optimizer's step size; the report used 0.001 with Adam. Reduce LR "
     "on plateau (Callbacks) lowers it during training.",
@@ -400,6 +503,30 @@ def _model_and_data(put: _Inputs) -> None:
     put("epochs", "Epochs", schedule[0])
     put("steps_per_epoch", "Steps per epoch (0 = auto)", schedule[1])
     put("validation_steps", "Validation steps (0 = auto)", schedule[2])
+    _backbone(put)
+
+
+def _backbone(put: _Inputs) -> None:
+    """Pretrained weights, freezing and fine-tuning (backbones), or a builder of your own."""
+    changed = any(
+        st.session_state.get(KEY_PREFIX + key) not in (None, "", False, 0.0)
+        for key in (OWN_ARCHITECTURE, "architecture_params", "weights", "freeze_backbone",
+                    "head_dropout", "fine_tune.on")
+    )  # fmt: skip
+    title = "Backbone: pretrained weights, freezing, fine-tuning; or a builder of your own"
+    with st.expander(title, expanded=changed):
+        row = st.columns([3, 1, 1])
+        put("weights", "Weights (imagenet, blank, or a file)", row[0])
+        put("freeze_backbone", "Freeze the backbone", row[1])
+        put("head_dropout", "Head dropout", row[2])
+        tune = st.columns(4)
+        put("fine_tune.on", "Fine-tune at an epoch", tune[0])
+        put("fine_tune.at_epoch", "from epoch", tune[1])
+        put("fine_tune.layers", "layers (all or K)", tune[2])
+        put("fine_tune.learning_rate", "learning rate", tune[3])
+        own = st.columns([2, 3])
+        put(OWN_ARCHITECTURE, "Your own builder (package.module:function)", own[0])
+        put("architecture_params", "Its keyword arguments (JSON)", own[1])
 
 
 def _augmentation(put: _Inputs) -> None:
@@ -436,7 +563,18 @@ def _callbacks(put: _Inputs) -> None:
         put("min_accuracy.threshold", "threshold", target)
 
 
+_NAMED = re.compile(r"^([a-z_]+(?:\.[a-z_]+)*): (.+)$", re.DOTALL)
+
+
+def named_problem(field: str, message: str) -> tuple[str, str]:
+    """A problem of the whole config whose message starts with a field's name (`image_size:
+    resnet50 needs at least 32 px`) -> that field and the rest of the message."""
+    match = _NAMED.match(message) if not field else None
+    return (match.group(1), match.group(2)) if match else (field, message)
+
+
 def show_problems(error: ConfigError) -> None:
     """One error per problem, each naming its field, so the user knows what to change."""
-    for field, message in error.problems:
+    for problem in error.problems:
+        field, message = named_problem(*problem)
         st.error(f"`{field or 'config'}`: {message}", icon=":material/error:")

@@ -14,6 +14,7 @@ from dashboard.views.queue.config_form import (
     config_from_form,
     default_config,
     form_defaults,
+    named_problem,
     seed_form,
 )
 from db.metrics import RunTiming
@@ -95,7 +96,7 @@ def form_notes(database: Database, values: Mapping[str, Any]) -> None:
     try:
         config = parse_config(config_from_form(values))
     except ConfigError as error:
-        field, message = error.problems[0]
+        field, message = named_problem(*error.problems[0])
         st.caption(f"No estimate while `{field or 'config'}` is invalid: {message}")
         return
     history = fetch_run_timings(database)

@@ -16,7 +16,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from dashboard.axes import epoch_ticks
-from dashboard.text import MISSING
+from dashboard.text import MISSING, count_text
+from db.entities import TrainingPhase
 
 PALETTE: tuple[str, ...] = tuple(qualitative.Plotly)
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
@@ -236,10 +237,41 @@ def per_class_figure(frame: pd.DataFrame) -> go.Figure:
     return figure
 
 
+PHASE_NAMES = {"train": "whole model", "frozen": "frozen backbone", "fine_tune": "fine-tuning"}
+
+
+def phase_label(phase: TrainingPhase) -> str:
+    """`fine-tuning from epoch 6: 2.26M of 2.26M trainable`."""
+    name = PHASE_NAMES.get(phase.kind, phase.kind)
+    return (
+        f"{name} from epoch {phase.epoch}: {count_text(phase.trainable_params)} of "
+        f"{count_text(phase.total_params)} trainable"
+    )
+
+
+def mark_phases(figure: go.Figure, phases: Sequence[TrainingPhase]) -> go.Figure:
+    """A dotted line where each later phase (fine-tuning) begins, between its first epoch and
+    the one before, labelled with its trainable parameters."""
+    for phase in phases:
+        if phase.epoch > 1:
+            figure.add_vline(
+                x=phase.epoch - 0.5,
+                line={"dash": "dot", "color": PALETTE[3]},
+                annotation_text=phase_label(phase),
+                annotation_position="bottom right",
+                annotation_font={"size": 11, "color": PALETTE[3]},
+            )
+    return figure
+
+
 def run_curves_figure(
-    curves: pd.DataFrame, metric: str = "accuracy", best_epoch: int | None = None
+    curves: pd.DataFrame,
+    metric: str = "accuracy",
+    best_epoch: int | None = None,
+    phases: Sequence[TrainingPhase] = (),
 ) -> go.Figure:
-    """One run's train (solid) and validation (dashed) curve of `metric`, best epoch marked."""
+    """One run's train (solid) and validation (dashed) curve of `metric`, best epoch and the
+    start of fine-tuning marked."""
     figure = go.Figure()
     for column, name, dash in ((metric, "train", "solid"), (f"val_{metric}", "validation", "dash")):
         figure.add_trace(
@@ -260,6 +292,7 @@ def run_curves_figure(
             annotation_text="best val acc",
             annotation_position="top",
         )
+    mark_phases(figure, phases)
     figure.update_layout(
         title=metric.capitalize(),
         xaxis=_epoch_axis(curves),
@@ -277,8 +310,9 @@ def _epoch_axis(curves: pd.DataFrame) -> dict[str, Any]:
     return {"title": "epoch", **epoch_ticks(epochs)}
 
 
-def learning_rate_figure(curves: pd.DataFrame) -> go.Figure:
-    """The learning rate each epoch trained with, on a log axis (ReduceLROnPlateau steps)."""
+def learning_rate_figure(curves: pd.DataFrame, phases: Sequence[TrainingPhase] = ()) -> go.Figure:
+    """The learning rate each epoch trained with, on a log axis (ReduceLROnPlateau steps, the
+    switch to fine-tuning's rate)."""
     figure = go.Figure(
         go.Scatter(
             x=curves["epoch"],
@@ -289,6 +323,7 @@ def learning_rate_figure(curves: pd.DataFrame) -> go.Figure:
             hovertemplate="epoch %{x}<br>learning rate %{y:.3g}<extra></extra>",
         )
     )
+    mark_phases(figure, phases)
     figure.update_layout(
         title="Learning rate",
         xaxis=_epoch_axis(curves),

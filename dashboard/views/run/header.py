@@ -83,12 +83,13 @@ def links_and_actions(database: Database, run: RunRecord) -> None:
             on_click="ignore",
             key="run.download",
         )
-        st.page_link(
-            PREDICT_PAGE,
-            label="Predict with this model",
-            icon=":material/image_search:",
-            query_params={"runs": str(run.id)},
-        )
+        if not meta.get("custom_objects"):  # custom layers: the page says why not
+            st.page_link(
+                PREDICT_PAGE,
+                label="Predict with this model",
+                icon=":material/image_search:",
+                query_params={"runs": str(run.id)},
+            )
     st.page_link(
         COMPARE_PAGE,
         label="Open in Compare",

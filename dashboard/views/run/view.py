@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.frames import runs_frame
-from dashboard.queries import fetch_run, fetch_trial_link
+from dashboard.queries import fetch_model_meta, fetch_run, fetch_trial_link
 from dashboard.report_button import save_report_button
 from dashboard.state import share_path, url_param
 from dashboard.views.run.augmentation import augmentation_panel
@@ -20,7 +20,7 @@ from dashboard.views.run.details import details_panel
 from dashboard.views.run.evaluation import evaluation_panel
 from dashboard.views.run.figures import Figures
 from dashboard.views.run.header import links_and_actions, run_header
-from dashboard.views.run.model import model_panel
+from dashboard.views.run.model import custom_layers_warning, model_panel
 from dashboard.views.run.versus import versus_ids, versus_panel
 from db.entities import RunRecord
 from db.session import Database
@@ -36,6 +36,8 @@ def run_view(database: Database, run: RunRecord) -> None:
     actions = st.container(horizontal=True, vertical_alignment="center", gap="medium")
     with actions:
         links_and_actions(database, run)
+    if run.status.value == "succeeded":
+        custom_layers_warning(run, fetch_model_meta(database, run.id))
     figures: Figures = {}
     vs = versus_ids(database, run)
     if vs and "tab" not in st.session_state and url_param("tab") is None:

@@ -89,3 +89,27 @@ def test_diff_table_lists_differing_knobs_then_outcomes_with_epochs() -> None:
     assert table["best_val_accuracy"].tolist()[1] == 0.91
     assert table["open"].tolist() == ["run?id=2", "run?id=1"]
     assert table["stop_reason"].tolist() == [None, "completed"]
+
+
+def test_parameter_counts_follow_the_knobs_when_a_run_has_them() -> None:
+    """Total and trainable parameters sit after the knobs; absent when no run has them."""
+    runs = pd.DataFrame(
+        {
+            "id": [2, 1],
+            "name": ["b", "a"],
+            "status": ["succeeded", "succeeded"],
+            "total_params": pd.array([2_260_000, None], dtype="Int64"),
+            "trainable_params": pd.array([5_124, None], dtype="Int64"),
+        }
+    )
+    params = pd.DataFrame(
+        {"architecture": ["report_cnn", "mobilenet_v2"]}, index=pd.Index([1, 2], name="id")
+    )
+    table = diff_table(runs, params, pd.DataFrame(), ["architecture"])
+    assert list(table.columns) == [
+        "id", "open", "name", "status", "architecture", "total_params", "trainable_params",
+    ]  # fmt: skip
+    assert table["trainable_params"].tolist()[0] == 5_124
+    assert pd.isna(table["total_params"].tolist()[1])
+    bare = runs.assign(total_params=pd.NA, trainable_params=pd.NA)
+    assert "total_params" not in diff_table(bare, params, pd.DataFrame(), ["architecture"])

@@ -60,8 +60,8 @@ def _curves(run_ids: list[int], epochs: int = 3) -> pd.DataFrame:
 
 
 def _lines(figure: go.Figure) -> list:
-    """The traces that draw runs (not the best-epoch stars)."""
-    return [t for t in figure.data if t.name != "best epoch"]
+    """The traces that draw runs (not the best-epoch stars or fine-tuning triangles)."""
+    return [t for t in figure.data if t.name not in ("best epoch", "fine-tuning starts")]
 
 
 def test_one_trace_per_colour_group_and_series() -> None:
@@ -213,6 +213,27 @@ def test_best_epoch_markers_sit_on_best_accuracy_and_lowest_loss() -> None:
     figure = compare_figure(curves, _runs(optimizer=["adam"]), CurveOptions(color_by="optimizer"))
     stars = [t for t in figure.data if t.name == "best epoch"]
     assert [(list(t.x), t.yaxis) for t in stars] == [([2.0], "y"), ([3.0], "y2")]
+
+
+def test_fine_tuning_is_marked_where_each_run_began_it() -> None:
+    """A triangle sits on each series of a run that fine-tuned, at its first fine-tuning
+    epoch; runs that did not (or have not reached it yet) get none; the legend explains it."""
+    runs = _runs(**{"fine_tune.at_epoch": [2, None, 5]})
+    figure = compare_figure(_curves([1, 2, 3]), runs, CurveOptions(color_by="fine_tune.at_epoch"))
+    marks = [t for t in figure.data if t.name == "fine-tuning starts"]
+    assert len(marks) == 4  # one per series of the two panels
+    assert all(list(t.x) == [2.0] for t in marks)
+    assert list(marks[0].y) == [0.2]  # train accuracy of run 1 at epoch 2
+    assert "run1, fine-tuning from epoch 2" in marks[0].customdata[0]
+    assert "▲ fine-tuning starts" in figure.layout.legend.title.text
+    assert len(go.Figure(figure.to_dict()).data) == len(figure.data)
+
+
+def test_runs_that_never_fine_tune_get_no_triangles() -> None:
+    """Without the fine-tuning knob there are no triangles and no legend line for them."""
+    figure = compare_figure(_curves([1]), _runs(optimizer=["adam"]), CurveOptions())
+    assert not [t for t in figure.data if t.name == "fine-tuning starts"]
+    assert "fine-tuning" not in figure.layout.legend.title.text
 
 
 def test_log_y_makes_every_panel_logarithmic() -> None:

@@ -235,3 +235,30 @@ def test_a_status_filter_link_opens_the_mode_it_was_made_in(lab: Lab, mode: str)
         assert _drawn_runs(drawn[0]) == {lab.adam, lab.sgd}
     else:
         assert not drawn and "Pick runs" in shared.info[0].value
+
+
+def test_backbone_knobs_and_parameter_counts_in_the_table_pickers_and_curves(lab: Lab) -> None:
+    """A fine-tuned MobileNetV2 against the report CNN: architecture, weights, freezing and
+    fine-tuning are table columns and colour/dash choices, parameter counts are columns, and
+    the curves mark where fine-tuning began."""
+    from tests.dashboard.conftest import fine_tuned_run
+
+    tuned = fine_tuned_run(lab.database, epochs=3)
+    at = open_page("compare", runs=f"{lab.adam},{tuned}", tab="table")
+    assert not at.exception
+    table = next(t.value for t in at.dataframe if "epochs_text" in t.value.columns)
+    table = table.set_index("id")
+    knobs = ["architecture", "weights", "freeze_backbone", "fine_tune.at_epoch", "head_dropout"]
+    assert set(knobs) <= set(table.columns)
+    assert table.loc[tuned, "weights"] == "imagenet" and table.loc[lab.adam, "weights"] == "none"
+    assert table.loc[tuned, "freeze_backbone"] and not table.loc[lab.adam, "freeze_backbone"]
+    assert table.loc[tuned, "trainable_params"] == 1_865_000
+    assert table.loc[tuned, "total_params"] == 2_260_000
+    at = open_page("compare", runs=f"{lab.adam},{tuned}", color="weights", dash="freeze_backbone")
+    assert not at.exception
+    assert set(knobs) <= set(at.selectbox(key="compare.color").options)
+    assert at.selectbox(key="compare.dash").value == "freeze_backbone"
+    [figure] = _figures(at)
+    marks = [t for t in figure["data"] if t["name"] == "fine-tuning starts"]
+    assert len(marks) == 4  # one per series of the two panels
+    assert all(t["customdata"][0].endswith("fine-tuning from epoch 3") for t in marks)

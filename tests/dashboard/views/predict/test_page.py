@@ -87,3 +87,51 @@ def test_heatmap_opacity_comes_from_the_url(evaluated_lab: EvaluatedLab) -> None
     assert at.slider(key="predict.opacity").value == 0.8
     assert at.query_params["opacity"] == "0.8"
     assert any("Colour scale" in c.value for c in at.caption)
+
+
+def _custom_run(lab: EvaluatedLab, model: tuple[bytes, dict], name: str) -> int:
+    from tests.dashboard.conftest import evaluated_run
+
+    return evaluated_run(
+        lab.database,
+        name,
+        (0, 0, 0, 1, 2, 2, 3, 3),
+        model=model,
+        architecture=model[1]["architecture"],
+        image_size=32,
+    )
+
+
+def test_a_model_with_custom_layers_says_so_and_the_others_still_predict(
+    evaluated_lab: EvaluatedLab, custom_layer_model: tuple[bytes, dict]
+) -> None:
+    """A stored model with a custom layer is not loaded: Predict names the layer and says to
+    predict on a worker; the other picked run still gives its bars and Grad-CAM."""
+    lab = evaluated_lab
+    custom = _custom_run(lab, custom_layer_model, "custom-layers")
+    at = open_page("predict", runs=f"{custom},{lab.a}")
+    at.file_uploader(key="predict.files").set_value([("sky.png", _png(), "image/png")])
+    at.run()
+    assert not at.exception and not at.error
+    [warning] = [w.value for w in at.warning]
+    layer = custom_layer_model[1]["custom_objects"][0]
+    assert f"Run {custom}: This model uses custom layers (`{layer}`)" in warning
+    assert "the dashboard cannot load; predict on a worker" in warning
+    assert f"python -m trainer predict {custom} IMAGE" in warning
+    assert len(_figures(at)) == 1  # lab.a's bars
+
+
+def test_a_custom_layer_model_stored_without_its_list_is_caught_on_load(
+    evaluated_lab: EvaluatedLab, custom_layer_model: tuple[bytes, dict]
+) -> None:
+    """A model stored before custom layers were listed fails to load here: the same warning,
+    found from the file, instead of a traceback."""
+    data, meta = custom_layer_model
+    older = {key: value for key, value in meta.items() if key != "custom_objects"}
+    custom = _custom_run(evaluated_lab, (data, older), "older-custom")
+    at = open_page("predict", runs=str(custom))
+    at.file_uploader(key="predict.files").set_value([("sky.png", _png(), "image/png")])
+    at.run()
+    assert not at.exception and not at.error
+    assert "This model uses custom layers" in at.warning[0].value
+    assert meta["custom_objects"][0] in at.warning[0].value

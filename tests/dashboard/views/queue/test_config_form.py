@@ -10,6 +10,7 @@ from dashboard.views.queue.config_form import (
     default_config,
     expand_grid,
     form_defaults,
+    named_problem,
     parse_grid_text,
     preview_table,
 )
@@ -105,3 +106,113 @@ def test_every_field_has_help() -> None:
     keys = form_defaults(default_config("d"))
     assert set(keys) - set(FIELD_HELP) == set()
     assert "report_cnn 106 px" in FIELD_HELP["image_size"]
+
+
+def _backbone_values(**changes: object) -> dict:
+    values = form_defaults(default_config("d"))
+    values.update({"architecture": "mobilenet_v2", "image_size": 96, **changes})
+    return values
+
+
+def test_backbone_fields_reach_the_config() -> None:
+    """Weights, freezing, head dropout and fine-tuning typed in the form parse into the config."""
+    values = _backbone_values(
+        weights=" imagenet ",
+        freeze_backbone=True,
+        head_dropout=0.2,
+        **{
+            "fine_tune.on": True,
+            "fine_tune.at_epoch": 4,
+            "fine_tune.layers": "20",
+            "fine_tune.learning_rate": 1e-5,
+        },
+    )
+    config = parse_config(config_from_form(values))
+    assert (config.architecture, config.weights, config.freeze_backbone) == (
+        "mobilenet_v2",
+        "imagenet",
+        True,
+    )
+    assert config.head_dropout == 0.2
+    assert config.fine_tune is not None
+    assert (config.fine_tune.at_epoch, config.fine_tune.layers) == (4, 20)
+
+
+def test_a_backbone_config_round_trips_through_the_form() -> None:
+    """A cloned backbone config (fine-tuning all layers) gives the same config back."""
+    original = parse_config(
+        {
+            "name": "x",
+            "architecture": "efficientnet_b0",
+            "weights": "imagenet",
+            "freeze_backbone": True,
+            "fine_tune": {"at_epoch": 3, "layers": "all", "learning_rate": 2e-5},
+            "head_dropout": 0.3,
+            "epochs": 6,
+        }
+    )
+    values = form_defaults(original.to_json())
+    assert values["fine_tune.on"] and values["fine_tune.layers"] == "all"
+    assert parse_config(config_from_form(values)) == original
+
+
+def test_a_builder_of_your_own_round_trips_and_its_text_wins() -> None:
+    """`package.module:function` in the text field replaces the select; params are JSON."""
+    original = parse_config(
+        {"name": "x", "architecture": "mylab.nets:build", "architecture_params": {"width": 8}}
+    )
+    values = form_defaults(original.to_json())
+    assert values["architecture.own"] == "mylab.nets:build"
+    assert parse_config(config_from_form(values)) == original
+    values["architecture.own"] = "  "
+    assert config_from_form(values)["architecture"] == values["architecture"]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [('{"width": 8', "not JSON"), ("[1, 2]", "got a JSON list"), ("{'a': 1}", "not JSON")],
+)
+def test_bad_architecture_params_text_names_the_field(text: str, words: str) -> None:
+    """Text that is not a JSON object is a ConfigError on architecture_params with an example."""
+    values = form_defaults(default_config("d"))
+    values["architecture_params"] = text
+    with pytest.raises(ConfigError) as caught:
+        config_from_form(values)
+    [(field, message)] = caught.value.problems
+    assert field == "architecture_params" and words in message and '{"width": 64' in message
+
+
+def test_fine_tune_layers_must_be_all_or_a_number() -> None:
+    """`layers` typed as neither all nor a number names fine_tune.layers."""
+    values = _backbone_values(**{"fine_tune.on": True, "fine_tune.layers": "half"})
+    with pytest.raises(ConfigError) as caught:
+        config_from_form(values)
+    assert caught.value.problems[0][0] == "fine_tune.layers"
+
+
+def test_the_minimum_image_size_of_a_backbone_names_image_size() -> None:
+    """inception_v3 at 64 px: the problem names image_size and the 75 px it needs."""
+    values = _backbone_values(architecture="inception_v3", image_size=64)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(config_from_form(values))
+    field, message = named_problem(*caught.value.problems[0])
+    assert field == "image_size" and "needs at least 75 px" in message
+
+
+def test_named_problem_leaves_field_problems_alone() -> None:
+    """A problem that already names its field keeps its message whole."""
+    assert named_problem("weights", "x: y") == ("weights", "x: y")
+    assert named_problem("", "no field here") == ("", "no field here")
+    assert named_problem("", "freeze_backbone: only backbones") == (
+        "freeze_backbone",
+        "only backbones",
+    )
+
+
+def test_every_built_in_architecture_is_a_choice() -> None:
+    """The architecture select offers every built-in name; help says where to list them."""
+    from dashboard.views.queue.config_form import _choices
+    from experiment.architectures import BUILT_IN
+
+    assert set(_choices("architecture") or ()) == set(BUILT_IN)
+    assert "python -m trainer models" in FIELD_HELP["architecture"]

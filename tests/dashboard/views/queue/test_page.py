@@ -72,6 +72,62 @@ def test_queue_zoom_low_above_high_names_the_field(lab: Lab) -> None:
     assert lab.count_runs() == 5
 
 
+def test_queue_a_frozen_imagenet_backbone_that_fine_tunes(lab: Lab) -> None:
+    """The backbone fields queue MobileNetV2 from ImageNet, frozen, fine-tuning at epoch 4."""
+    at = open_page("queue")
+    at.selectbox(key="cfg.architecture").set_value("mobilenet_v2")
+    at.text_input(key="cfg.weights").set_value("imagenet")
+    at.checkbox(key="cfg.freeze_backbone").check()
+    at.checkbox(key="cfg.fine_tune.on").check()
+    at.number_input(key="cfg.fine_tune.at_epoch").set_value(4)
+    at.text_input(key="cfg.fine_tune.layers").set_value("30")
+    at.button(key="cfg.submit").click().run()
+    assert not at.exception and not at.error
+    config = _run(lab, lab.queued + 1).config
+    assert (config["architecture"], config["weights"], config["freeze_backbone"]) == (
+        "mobilenet_v2",
+        "imagenet",
+        True,
+    )
+    assert config["fine_tune"] == {"at_epoch": 4, "layers": 30, "learning_rate": 1e-5}
+
+
+def test_backbone_knobs_on_the_report_cnn_name_the_field(lab: Lab) -> None:
+    """Freezing the report CNN (no backbone) is refused with an error naming freeze_backbone."""
+    at = open_page("queue")
+    at.checkbox(key="cfg.freeze_backbone").check()
+    at.button(key="cfg.submit").click().run()
+    assert not at.exception
+    assert "`freeze_backbone`: only keras.applications backbones" in _errors(at)
+    assert lab.count_runs() == 5
+
+
+def test_a_builder_of_your_own_is_queued_by_name_with_json_params(lab: Lab) -> None:
+    """A `package.module:function` and JSON params queue as typed (the page imports nothing);
+    params that are not JSON are an error naming architecture_params."""
+    at = open_page("queue")
+    at.text_input(key="cfg.architecture.own").set_value("nowhere_installed.nets:build")
+    at.text_area(key="cfg.architecture_params").set_value('{"width": 8')
+    at.button(key="cfg.submit").click().run()
+    assert "`architecture_params`: not JSON" in _errors(at)
+    assert lab.count_runs() == 5
+    at.text_area(key="cfg.architecture_params").set_value('{"width": 8}')
+    at.button(key="cfg.submit").click().run()
+    assert not at.exception and not at.error
+    config = _run(lab, lab.queued + 1).config
+    assert config["architecture"] == "nowhere_installed.nets:build"
+    assert config["architecture_params"] == {"width": 8}
+
+
+def test_a_backbone_below_its_minimum_size_names_image_size(lab: Lab) -> None:
+    """Xception at 64 px: the error names image_size and the 71 px it needs."""
+    at = open_page("queue")
+    at.selectbox(key="cfg.architecture").set_value("xception")
+    at.number_input(key="cfg.image_size").set_value(64)
+    at.button(key="cfg.submit").click().run()
+    assert "`image_size`: xception needs at least 71 px" in _errors(at)
+
+
 def test_grid_preview_counts_combinations(lab: Lab) -> None:
     """Two optimizers times two batch sizes preview as 4 runs, none queued yet."""
     at = open_page("queue")
@@ -195,3 +251,43 @@ def test_the_form_says_how_many_images_an_epoch_sees(lab: Lab) -> None:
 
 
 # Database problems
+
+
+def test_the_report_study_can_add_the_imagenet_backbones(lab: Lab) -> None:
+    """Ticking the backbones box previews the study with MobileNetV2 and EfficientNetB0 from
+    ImageNet weights, frozen, and a note that the workers need those weights."""
+    at = open_page("queue")
+    box = at.checkbox(key="report.with.backbones")
+    assert "needs the ImageNet weights" in box.label and "~/.keras/models" in (box.help or "")
+    box.check()
+    at.number_input(key="report.size").set_value(112)
+    at.number_input(key="report.scale").set_value(0.1)
+    at.button(key="report.submit").click().run()
+    assert not at.exception and not at.error
+    expected = report_study(image_size=112, epochs_scale=0.1, extra=["backbones"])
+    assert len(_frame(at, "same as run")) == len(expected)
+    assert len(expected) == len(report_study(image_size=112, epochs_scale=0.1)) + 2
+    assert any("ImageNet weights" in i.value for i in at.info)
+    at.button(key="grid.queue").click().run()
+    configs = [_run(lab, lab.queued + i).config for i in range(1, len(expected) + 1)]
+    backbones = {c["architecture"]: c for c in configs if c["weights"] == "imagenet"}
+    assert set(backbones) == {"mobilenet_v2", "efficientnet_b0"}
+    assert all(c["freeze_backbone"] for c in backbones.values())
+
+
+def test_cloning_a_fine_tuned_backbone_run_keeps_its_backbone_settings(lab: Lab) -> None:
+    """`?clone=N` of a frozen, fine-tuned MobileNetV2 fills the backbone fields; queueing it
+    gives the same weights, freezing, fine-tuning and head dropout."""
+    from tests.dashboard.conftest import fine_tuned_run
+
+    source = fine_tuned_run(lab.database)
+    at = open_page("queue", clone=str(source))
+    assert not at.exception
+    assert at.selectbox(key="cfg.architecture").value == "mobilenet_v2"
+    assert at.checkbox(key="cfg.fine_tune.on").value
+    assert at.text_input(key="cfg.fine_tune.layers").value == "30"
+    at.button(key="cfg.submit").click().run()
+    assert not at.exception and not at.error
+    copied, original = _run(lab, source + 1).config, _run(lab, source).config
+    for field in ("architecture", "weights", "freeze_backbone", "fine_tune", "head_dropout"):
+        assert copied[field] == original[field], field

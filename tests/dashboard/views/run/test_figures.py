@@ -85,3 +85,41 @@ def _verdicts(run_id: int, predicted: list[int], files: list[str] | None = None)
             "correct": [t == p for t, p in zip(true, predicted, strict=True)],
         }
     )
+
+
+def test_only_later_phases_get_a_line_between_epochs() -> None:
+    """The first phase (epoch 1) draws nothing; fine-tuning from epoch 6 a line at 5.5 with
+    its trainable count; the learning-rate chart gets the same line."""
+    from dashboard.views.run.figures import learning_rate_figure, run_curves_figure
+    from db.entities import TrainingPhase
+
+    curves = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3, 6, 7],
+            "accuracy": 0.5,
+            "val_accuracy": 0.4,
+            "learning_rate": [1e-3, 1e-3, 1e-3, 1e-5, 1e-5],
+        }
+    )
+    phases = (
+        TrainingPhase(1, "frozen", 1_000, 40, 1e-3),
+        TrainingPhase(6, "fine_tune", 1_000, 960, 1e-5, unfrozen_layers=12),
+    )
+    for figure in (run_curves_figure(curves, phases=phases), learning_rate_figure(curves, phases)):
+        assert [shape.x0 for shape in figure.layout.shapes] == [5.5]
+        texts = [annotation.text for annotation in figure.layout.annotations]
+        assert texts == ["fine-tuning from epoch 6: 960 of 1k trainable"]
+    assert not run_curves_figure(curves, phases=phases[:1]).layout.shapes
+
+
+def test_count_text_is_short() -> None:
+    """Counts read as 850, 12.3k, 2.26M; a missing count is the missing mark."""
+    from dashboard.text import MISSING, count_text
+
+    assert [count_text(n) for n in (850, 12_345, 2_257_984, 3_000_000_000)] == [
+        "850",
+        "12.3k",
+        "2.26M",
+        "3B",
+    ]
+    assert count_text(None) == MISSING and count_text(float("nan")) == MISSING

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.conftest import TRACEBACK, EvaluatedLab, Lab, open_page
+from tests.dashboard.conftest import TRACEBACK, EvaluatedLab, Lab, fine_tuned_run, open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,9 +126,94 @@ def test_model_tab_lists_layers_and_offers_the_download(evaluated_lab: Evaluated
     """Model: the stored summary's layers, and a download named run-<id>.keras."""
     at = open_page("run", id=str(evaluated_lab.a), tab="Model")
     assert not at.exception
-    assert "probabilities" in list(at.dataframe[0].value["layer"])
+    [layers] = [t.value for t in at.dataframe if "layer" in t.value.columns]
+    assert "probabilities" in list(layers["layer"])
     [download] = at.get("download_button")
     assert download.proto.label == "Download model (.keras)"
+
+
+def test_a_model_with_custom_layers_says_predict_on_a_worker(
+    evaluated_lab: EvaluatedLab, custom_layer_model: tuple[bytes, dict]
+) -> None:
+    """A stored model with a custom layer: the page names the layer and says to predict on a
+    worker; no "Predict with this model" link; the Model tab still lists the summary."""
+    from tests.dashboard.conftest import evaluated_run
+
+    meta = custom_layer_model[1]
+    run_id = evaluated_run(
+        evaluated_lab.database,
+        "custom-layers",
+        (0, 0, 0, 1, 2, 2, 3, 3),
+        model=custom_layer_model,
+        architecture=meta["architecture"],
+        image_size=32,
+    )
+    at = open_page("run", id=str(run_id), tab="Model")
+    assert not at.exception
+    [warning] = [w.value for w in at.warning]
+    assert f"custom layers (`{meta['custom_objects'][0]}`) the dashboard cannot load" in warning
+    assert f"python -m trainer predict {run_id} IMAGE" in warning
+    labels = [link.proto.label for link in at.get("page_link")]
+    assert "Predict with this model" not in labels and "Open in Compare" in labels
+    at = open_page("run", id=str(evaluated_lab.a))
+    assert not at.warning
+    assert "Predict with this model" in [link.proto.label for link in at.get("page_link")]
+
+
+def test_fine_tuning_is_marked_on_the_curves_with_its_trainable_count(lab: Lab) -> None:
+    """A run that fine-tuned from epoch 3: each curve has a dotted line between epochs 2 and 3
+    labelled with the phase's trainable parameters, and a caption says it in words."""
+    run_id = fine_tuned_run(lab.database)
+    at = open_page("run", id=str(run_id))
+    assert not at.exception
+    for figure in _figures(at):
+        lines = [s for s in figure["layout"].get("shapes", []) if s.get("x0") == 2.5]
+        assert len(lines) == 1, figure["layout"]["title"]
+        texts = [a["text"] for a in figure["layout"]["annotations"]]
+        assert "fine-tuning from epoch 3: 1.86M of 2.26M trainable" in texts
+    captions = [c.value for c in at.caption]
+    assert "Fine-tuning from epoch 3: 1.86M of 2.26M trainable (the dotted line)." in captions
+
+
+def test_a_run_without_phases_draws_no_phase_line(evaluated_lab: EvaluatedLab) -> None:
+    """A run trained in one go: only the best-epoch line, no fine-tuning caption."""
+    at = open_page("run", id=str(evaluated_lab.a))
+    for figure in _figures(at):
+        assert all(s.get("x0") != 2.5 for s in figure["layout"].get("shapes", []))
+    assert not any("the dotted line" in c.value for c in at.caption)
+
+
+def test_model_tab_shows_the_backbone_setup_and_each_phases_parameters(lab: Lab) -> None:
+    """Model: architecture, weights, freezing, fine-tuning and head dropout as the config has
+    them, parameter counts, and one row per phase with its trainable count."""
+    run_id = fine_tuned_run(lab.database)
+    at = open_page("run", id=str(run_id), tab="Model")
+    assert not at.exception
+    setup = next(t.value for t in at.dataframe if "setting" in t.value.columns)
+    values = dict(zip(setup["setting"], setup["value"], strict=True))
+    assert values["architecture"] == "mobilenet_v2" and values["weights"] == "imagenet"
+    assert values["freeze backbone"] == "yes" and values["head dropout"] == "0.2"
+    assert values["fine-tune"] == (
+        "from epoch 3: the last 30 layers of the backbone at learning rate 1e-05"
+    )
+    assert values["total parameters"] == "2,260,000"
+    assert values["trainable parameters (latest phase)"] == "1,865,000"
+    phases = next(t.value for t in at.dataframe if "phase" in t.value.columns)
+    assert list(phases["from epoch"]) == [1, 3]
+    assert list(phases["phase"]) == ["frozen backbone", "fine-tuning"]
+    assert list(phases["trainable"]) == [5_124, 1_865_000]
+    assert list(phases["unfrozen layers"]) == ["-", "30"]
+
+
+def test_model_tab_of_a_lab_model_says_it_trains_from_scratch(evaluated_lab: EvaluatedLab) -> None:
+    """A ResNet-20 run: no weights, not frozen, no fine-tuning; counts unknown (no phases)."""
+    at = open_page("run", id=str(evaluated_lab.a), tab="Model")
+    setup = next(t.value for t in at.dataframe if "setting" in t.value.columns)
+    values = dict(zip(setup["setting"], setup["value"], strict=True))
+    assert values["architecture"] == "resnet20"
+    assert values["weights"] == "none (random initialisation)"
+    assert values["fine-tune"] == "no" and values["total parameters"] == "-"
+    assert not any("phase" in t.value.columns for t in at.dataframe)
 
 
 def test_details_tab_shows_environment_and_attempts(evaluated_lab: EvaluatedLab) -> None:
