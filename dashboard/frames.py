@@ -16,7 +16,7 @@ from db.metrics import CURVE_FIELDS
 
 # `config` may be JSON text (see LAZY_JSON): open it with `knobs.config_of`.
 RUN_COLUMNS: tuple[str, ...] = (
-    "id", "name", "label", "study", "status", "priority", "tags",
+    "id", "name", "label", "study", "status", "source", "priority", "tags",
     "architecture", "optimizer", "learning_rate", "batch_size", "epochs", "image_size",
     "augmented", "seed", "dataset",
     "epochs_done", "progress", "epochs_text", "best_val_accuracy", "best_epoch",
@@ -42,6 +42,7 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
         "label": run_label(run.id, run.name),
         "study": run.study,
         "status": run.status.value,
+        "source": run.source.value,
         "priority": run.priority,
         "tags": ", ".join(run.tags),
         "architecture": run.architecture,
@@ -118,6 +119,7 @@ def run_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(rows, columns=list(RUN_FIELDS))
     frame["label"] = [run_label(i, n) for i, n in zip(frame["id"], frame["name"], strict=True)]
     frame["status"] = frame["status"].map(_enum_value)
+    frame["source"] = frame["source"].map(_enum_value)
     frame["stop_reason"] = frame["stop_reason"].map(_enum_value)
     frame["tags"] = frame["tags"].map(lambda tags: ", ".join(tags or ()))
     frame["warnings"] = frame["warnings"].map(lambda items: list(items or ()))
