@@ -12,7 +12,7 @@ import pandas as pd
 
 from dashboard.text import run_label
 from db.entities import AttemptRecord, EpochRecord, PredictionRecord, RunRecord
-from db.metrics import CURVE_FIELDS
+from db.metrics import CURVE_METRICS, metric_columns
 
 # `config` may be JSON text (see LAZY_JSON): open it with `knobs.config_of`.
 RUN_COLUMNS: tuple[str, ...] = (
@@ -153,10 +153,14 @@ def curves_frame(records: Sequence[EpochRecord]) -> pd.DataFrame:
     return frame.astype({"run_id": "int64", "epoch": "int64"})
 
 
-def curve_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
-    """`db.metrics.curve_table` rows as the long curves frame, plus `recorded_at` (UTC)."""
-    frame = pd.DataFrame.from_records(rows, columns=list(CURVE_FIELDS), coerce_float=True)
-    frame = frame.astype({c: float for c in CURVE_COLUMNS if c not in ("run_id", "epoch")})
+def curve_table_frame(
+    rows: Sequence[tuple[Any, ...]], names: Sequence[str] = CURVE_METRICS
+) -> pd.DataFrame:
+    """`db.metrics.metric_table` rows of the metrics `names` (`curve_table`: the standard
+    six) as the long curves frame: run_id, epoch, one float column per name, `recorded_at`."""
+    columns = list(metric_columns(names))
+    frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+    frame = frame.astype(dict.fromkeys(names, float))
     frame = frame.astype({"run_id": "int64", "epoch": "int64"})
     frame["recorded_at"] = utc_column(frame["recorded_at"])
     return frame

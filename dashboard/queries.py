@@ -29,7 +29,14 @@ from dashboard.text import run_label
 from db.artifacts import load_artifact, load_artifact_meta
 from db.entities import RunRecord
 from db.evaluation import load_predictions, load_thumbnails
-from db.metrics import RunTiming, curve_table, load_curves, run_timings
+from db.metrics import (
+    CURVE_METRICS,
+    RunTiming,
+    load_curves,
+    metric_names,
+    metric_table,
+    run_timings,
+)
 from db.models import ArtifactKind, RunStatus
 from db.reports import ReportRecord, get_report, list_reports
 from db.runs import get_run, list_runs, list_studies, run_table, runs_with_model
@@ -73,10 +80,21 @@ def fetch_runs_by_ids(database: Database, run_ids: tuple[int, ...]) -> pd.DataFr
 
 
 @st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
-def fetch_curves(database: Database, run_ids: tuple[int, ...]) -> pd.DataFrame:
-    """Every recorded epoch of the given runs (driver rows: no ORM objects)."""
+def fetch_curves(
+    database: Database, run_ids: tuple[int, ...], extra: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Every recorded epoch of the given runs (driver rows: no ORM objects): the standard
+    metrics plus the `extra` names, one column each (NaN where a run did not log it)."""
+    names = tuple(dict.fromkeys((*CURVE_METRICS, *extra)))
     with database.read() as session:
-        return curve_table_frame(curve_table(session, list(run_ids)))
+        return curve_table_frame(metric_table(session, list(run_ids), names), names)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_metric_names(database: Database, run_ids: tuple[int, ...]) -> dict[str, int]:
+    """Every per-epoch metric name the given runs logged, with how many of them logged it."""
+    with database.read() as session:
+        return metric_names(session, list(run_ids))
 
 
 @st.cache_data(ttl=10, show_spinner=False, hash_funcs=HASH_FUNCS)

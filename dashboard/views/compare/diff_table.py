@@ -17,11 +17,8 @@ from pandas.io.formats.style import Styler
 from dashboard.knobs import format_value, is_missing, sort_key
 from dashboard.text import run_links
 
-METRIC_COLUMNS = (
-    "best_val_accuracy", "best_val_accuracy_epoch", "last_val_accuracy",
-    "last_val_accuracy_epoch", "min_val_loss", "min_val_loss_epoch", "epochs_text",
-    "train_seconds", "stop_reason",
-)  # fmt: skip
+# After the chosen metric's best and last (`curve_data.run_metrics`): how far each run got.
+RUN_OUTCOMES = ("epochs_text", "train_seconds", "stop_reason")
 
 
 HIGHLIGHT = "background-color: rgba(255, 196, 0, 0.28)"
@@ -44,7 +41,8 @@ def display_column(values: pd.Series) -> pd.Series:
 def diff_table(
     runs: pd.DataFrame, params: pd.DataFrame, metrics: pd.DataFrame, columns: Sequence[str]
 ) -> pd.DataFrame:
-    """One row per run: id, link, name, status, the differing `columns`, then the outcome.
+    """One row per run: id, link, name, status, the differing `columns`, then the outcome:
+    the metric columns in `metrics`' order, epochs, training time and stop reason.
 
     Args:
         runs: `queries.runs_frame` rows of the selected runs.
@@ -60,7 +58,10 @@ def diff_table(
     for column in columns:
         table[column] = display_column(params[column].reindex(ids).reset_index(drop=True))
     outcome = metrics.reindex(ids).reset_index(drop=True)
-    for column in METRIC_COLUMNS:
+    for column in outcome.columns:
+        if column not in RUN_OUTCOMES:
+            table[column] = outcome[column]
+    for column in RUN_OUTCOMES:
         if column in outcome.columns:
             table[column] = outcome[column]
         elif column in runs.columns:
