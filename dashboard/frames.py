@@ -13,6 +13,7 @@ import pandas as pd
 from dashboard.text import run_label
 from db.entities import AttemptRecord, EpochRecord, PredictionRecord, RunRecord
 from db.metrics import CURVE_METRICS, metric_columns
+from db.models import MetricAxis
 
 # `config` may be JSON text (see LAZY_JSON): open it with `knobs.config_of`.
 RUN_COLUMNS: tuple[str, ...] = (
@@ -164,6 +165,14 @@ def curve_table_frame(
     frame = frame.astype({"run_id": "int64", "epoch": "int64"})
     frame["recorded_at"] = utc_column(frame["recorded_at"])
     return frame
+
+
+def step_table_frame(rows: Sequence[tuple[Any, ...]], names: Sequence[str]) -> pd.DataFrame:
+    """`db.metrics.metric_table` rows on the step axis: step, one float column per name."""
+    columns = list(metric_columns(names, MetricAxis.STEP))
+    frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+    frame = frame.astype({"step": "int64", **dict.fromkeys(names, float)})
+    return frame.drop(columns=["run_id", "recorded_at"])
 
 
 ATTEMPT_COLUMNS = ("run_id", "attempt", "worker", "started_at", "ended_at", "outcome", "detail")

@@ -24,6 +24,7 @@ from dashboard.frames import (
     predictions_frame,
     run_table_frame,
     runs_frame,
+    step_table_frame,
 )
 from dashboard.text import run_label
 from db.artifacts import load_artifact, load_artifact_meta
@@ -37,11 +38,12 @@ from db.metrics import (
     metric_table,
     run_timings,
 )
-from db.models import ArtifactKind, RunStatus
+from db.models import ArtifactKind, MetricAxis, RunStatus
 from db.reports import ReportRecord, get_report, list_reports
 from db.runs import get_run, list_runs, list_studies, run_table, runs_with_model
 from db.session import Database
 from db.workers import list_attempts, list_workers
+from experiment.metrics import ordered
 
 
 def _database_key(database: Database) -> str:
@@ -136,14 +138,23 @@ def fetch_run(database: Database, run_id: int) -> RunRecord | None:
 
 @st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
 def fetch_run_curves(database: Database, run_id: int) -> pd.DataFrame:
-    """One run's epochs; missing metrics are NaN."""
+    """One run's epochs: the standard columns (RUN_CURVE_COLUMNS, always there), then every
+    other metric it logged in picker order; missing values are NaN."""
     with database.read() as session:
         records = load_curves(session, [run_id])
-    frame = pd.DataFrame(
-        [{c: getattr(r, c) for c in RUN_CURVE_COLUMNS} for r in records],
-        columns=list(RUN_CURVE_COLUMNS),
-    )
-    return frame.astype({c: float for c in RUN_CURVE_COLUMNS if c != "epoch"})
+    logged = {name for record in records for name in record.metrics}
+    columns = [*RUN_CURVE_COLUMNS, *(n for n in ordered(logged) if n not in RUN_CURVE_COLUMNS)]
+    frame = pd.DataFrame([{"epoch": r.epoch, **r.metrics} for r in records], columns=columns)
+    return frame.astype(dict.fromkeys(columns[1:], float))
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_run_steps(database: Database, run_id: int) -> pd.DataFrame:
+    """One run's per-batch values (step axis): `step`, then one column per name logged."""
+    with database.read() as session:
+        names = ordered(metric_names(session, [run_id], MetricAxis.STEP))
+        rows = metric_table(session, [run_id], names, MetricAxis.STEP) if names else []
+    return step_table_frame(rows, names)
 
 
 @st.cache_data(ttl=60, show_spinner=False, hash_funcs=HASH_FUNCS)

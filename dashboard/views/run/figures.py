@@ -237,11 +237,17 @@ def per_class_figure(frame: pd.DataFrame) -> go.Figure:
 
 
 def run_curves_figure(
-    curves: pd.DataFrame, metric: str = "accuracy", best_epoch: int | None = None
+    curves: pd.DataFrame,
+    metric: str = "accuracy",
+    best_epoch: int | None = None,
+    best_label: str = "best val acc",
 ) -> go.Figure:
-    """One run's train (solid) and validation (dashed) curve of `metric`, best epoch marked."""
+    """One run's train (solid) and validation (dashed) curve of `metric` (either may be
+    missing: a run logs what it logs), `best_epoch` marked as `best_label`."""
     figure = go.Figure()
     for column, name, dash in ((metric, "train", "solid"), (f"val_{metric}", "validation", "dash")):
+        if column not in curves.columns:
+            continue
         figure.add_trace(
             go.Scatter(
                 x=curves["epoch"],
@@ -257,11 +263,11 @@ def run_curves_figure(
         figure.add_vline(
             x=best_epoch,
             line={"dash": "dot", "color": "grey"},
-            annotation_text="best val acc",
+            annotation_text=best_label,
             annotation_position="top",
         )
     figure.update_layout(
-        title=metric.capitalize(),
+        title=metric.capitalize() if metric in ("accuracy", "loss") else metric,
         xaxis=_epoch_axis(curves),
         yaxis={"title": metric, "tickformat": ".0%" if metric == "accuracy" else None},
         legend={"orientation": "h", "y": -0.25},
@@ -295,6 +301,33 @@ def learning_rate_figure(curves: pd.DataFrame) -> go.Figure:
         yaxis={"title": "learning rate", "type": "log", "exponentformat": "power"},
         margin=_MARGIN,
         height=300,
+    )
+    return figure
+
+
+def steps_figure(steps: pd.DataFrame) -> go.Figure:
+    """Per-batch values by global step (batches since training began), one line per name."""
+    figure = go.Figure()
+    names = [c for c in steps.columns if c != "step"]
+    for index, name in enumerate(names):
+        present = steps[["step", name]].dropna()
+        figure.add_trace(
+            go.Scatter(
+                x=present["step"],
+                y=present[name],
+                name=name,
+                mode="lines",
+                line={"color": PALETTE[index % len(PALETTE)], "width": 1.5},
+                hovertemplate=f"step %{{x}}<br>{html.escape(name)} %{{y:.4g}}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        title="Per batch",
+        xaxis={"title": "step (batches since training began)"},
+        yaxis={"title": names[0] if len(names) == 1 else "value"},
+        legend={"orientation": "h", "y": -0.25},
+        margin=_MARGIN,
+        height=360,
     )
     return figure
 
