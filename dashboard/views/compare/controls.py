@@ -155,13 +155,10 @@ def direction_widgets(metrics: Sequence[str], configured: MetricDirections) -> M
 def table_controls(names: Sequence[str], configured: MetricDirections) -> TableOptions:
     """Which metric's best and last the table shows (`?of=`, validation accuracy by default)
     and, when its direction is unknown, which way it improves."""
-    start = "val_accuracy" if "val_accuracy" in names else (names[0] if names else "")
+    start = "val_accuracy" if "val_accuracy" in names or not names else names[0]
     choices = list(names) or [start]
-    index = (
-        choices.index(st.query_params["of"])
-        if st.query_params.get("of") in choices
-        else (choices.index(start))
-    )
+    asked = st.query_params.get("of")
+    index = choices.index(asked if asked in choices else start)
     metric = st.selectbox(
         "Best and last of", choices, index=index, format_func=series_title, key="compare.of",
         help="The outcome columns: each run's best value of this metric (and its epoch) and "

@@ -14,6 +14,7 @@ from dashboard.views.compare.controls import (
     table_controls,
     view_tabs,
 )
+from dashboard.views.compare.curve_data import SERIES
 from dashboard.views.compare.figures import CurveOptions
 from dashboard.views.compare.panels import MAX_DRAWN, live_views, views
 from dashboard.views.compare.selection import selection_panel
@@ -45,9 +46,14 @@ st.caption(
 )
 params = knobs.hyperparameters(selected)
 ids = [int(i) for i in selected["id"]]
-# Every metric the drawn runs logged (new names show once a live run logs them and the page
-# reruns); the views read the chosen ones, and their train/validation twins, besides the six.
-names = ordered(fetch_metric_names(database, tuple(sorted(ids[:MAX_DRAWN]))))
+# Every metric the drawn runs logged, and the six the lab's workers record for every epoch
+# when a run of theirs is chosen (so a run that has not logged yet can be watched live: the
+# live part below reruns without this line). Names a live run logs later show on the next
+# rerun of the page. The views read the chosen ones and their train/validation twins.
+logged = set(fetch_metric_names(database, tuple(sorted(ids[:MAX_DRAWN]))))
+if (selected["source"] == "queued").any():
+    logged |= set(SERIES)
+names = ordered(logged)
 tab, container = view_tabs()
 with container:
     options: CurveOptions | TableOptions | None = None

@@ -364,3 +364,23 @@ def test_table_default_is_validation_accuracy(lab: Lab) -> None:
     assert "of" not in at.query_params
     columns = list(_diff_table(at).columns)
     assert {"best_val_accuracy", "last_val_accuracy", "min_val_loss"} <= set(columns)
+
+
+def test_a_queued_run_offers_the_standard_metrics_before_its_first_epoch(lab: Lab) -> None:
+    """A run not trained yet: the six series its worker will record, accuracy and loss picked."""
+    at = open_page("compare", runs=str(lab.queued))
+    assert not at.exception
+    picker = at.pills(key="compare.metrics")
+    assert len(picker.options) == 6
+    assert set(picker.value or ()) == {"accuracy", "val_accuracy", "loss", "val_loss"}
+    [figure] = _figures(at)
+    assert "No epochs recorded yet" in [a["text"] for a in figure["layout"]["annotations"]]
+
+
+def test_an_import_alone_offers_only_what_it_logged(lab: Lab) -> None:
+    """An imported run's picker has no learning rate or epoch time: it logged neither."""
+    foreign = seed_foreign(lab)
+    at = open_page("compare", runs=str(foreign.imported))
+    options = at.pills(key="compare.metrics").options
+    assert "learning rate" not in options and "seconds per epoch" not in options
+    assert "validation my_score" in options

@@ -18,7 +18,7 @@ def _figures(at: AppTest) -> dict[str, dict]:
 
 
 def _links(at: AppTest) -> list[str]:
-    return [link.label for link in at.get("page_link")]
+    return [str(getattr(link, "label", "")) for link in at.get("page_link")]
 
 
 def _buttons(at: AppTest) -> list[str]:
