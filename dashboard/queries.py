@@ -144,7 +144,7 @@ def fetch_run_curves(database: Database, run_id: int) -> pd.DataFrame:
         records = load_curves(session, [run_id])
     logged = {name for record in records for name in record.metrics}
     columns = [*RUN_CURVE_COLUMNS, *(n for n in ordered(logged) if n not in RUN_CURVE_COLUMNS)]
-    frame = pd.DataFrame([{"epoch": r.epoch, **r.metrics} for r in records], columns=columns)
+    frame = pd.DataFrame([{**r.metrics, "epoch": r.epoch} for r in records], columns=columns)
     return frame.astype(dict.fromkeys(columns[1:], float))
 
 

@@ -109,6 +109,9 @@ def test_other_tabs_say_what_the_lab_does_not_know(lab: Lab) -> None:
     at = open_page("run", id=str(foreign.imported), tab="Evaluation")
     assert not at.exception
     assert any("not imported runs" in c.value for c in at.caption)
+    at = open_page("run", id=str(foreign.imported), tab="Versus")
+    assert not at.exception
+    assert any("this one was imported" in c.value for c in at.caption)
     at = open_page("run", id=str(foreign.imported), tab="Augmentation")
     assert not at.exception and "was imported" in at.info[0].value
     at = open_page("run", id=str(foreign.imported), tab="Details")
