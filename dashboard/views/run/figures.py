@@ -305,14 +305,19 @@ def learning_rate_figure(curves: pd.DataFrame) -> go.Figure:
     return figure
 
 
+WEBGL_POINTS = 5_000
+
+
 def steps_figure(steps: pd.DataFrame) -> go.Figure:
     """Per-batch values by global step (batches since training began), one line per name."""
     figure = go.Figure()
     names = [c for c in steps.columns if c != "step"]
     for index, name in enumerate(names):
         present = steps[["step", name]].dropna()
+        # WebGL past a few thousand points: a long run logs a value every few batches.
+        kind = go.Scattergl if len(present) > WEBGL_POINTS else go.Scatter
         figure.add_trace(
-            go.Scatter(
+            kind(
                 x=present["step"],
                 y=present[name],
                 name=name,
