@@ -12,11 +12,12 @@ import pandas as pd
 
 from dashboard.text import run_label
 from db.entities import AttemptRecord, EpochRecord, PredictionRecord, RunRecord
-from db.metrics import CURVE_FIELDS
+from db.metrics import CURVE_METRICS, metric_columns
+from db.models import MetricAxis
 
 # `config` may be JSON text (see LAZY_JSON): open it with `knobs.config_of`.
 RUN_COLUMNS: tuple[str, ...] = (
-    "id", "name", "label", "study", "status", "priority", "tags",
+    "id", "name", "label", "study", "status", "source", "priority", "tags",
     "architecture", "optimizer", "learning_rate", "batch_size", "epochs", "image_size",
     "augmented", "seed", "dataset",
     "epochs_done", "progress", "epochs_text", "best_val_accuracy", "best_epoch",
@@ -42,6 +43,7 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
         "label": run_label(run.id, run.name),
         "study": run.study,
         "status": run.status.value,
+        "source": run.source.value,
         "priority": run.priority,
         "tags": ", ".join(run.tags),
         "architecture": run.architecture,
@@ -130,6 +132,7 @@ def run_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(rows, columns=list(RUN_FIELDS))
     frame["label"] = [run_label(i, n) for i, n in zip(frame["id"], frame["name"], strict=True)]
     frame["status"] = frame["status"].map(_enum_value)
+    frame["source"] = frame["source"].map(_enum_value)
     frame["stop_reason"] = frame["stop_reason"].map(_enum_value)
     frame["tags"] = frame["tags"].map(lambda tags: ", ".join(tags or ()))
     frame["warnings"] = frame["warnings"].map(lambda items: list(items or ()))
@@ -163,13 +166,25 @@ def curves_frame(records: Sequence[EpochRecord]) -> pd.DataFrame:
     return frame.astype({"run_id": "int64", "epoch": "int64"})
 
 
-def curve_table_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
-    """`db.metrics.curve_table` rows as the long curves frame, plus `recorded_at` (UTC)."""
-    frame = pd.DataFrame.from_records(rows, columns=list(CURVE_FIELDS), coerce_float=True)
-    frame = frame.astype({c: float for c in CURVE_COLUMNS if c not in ("run_id", "epoch")})
+def curve_table_frame(
+    rows: Sequence[tuple[Any, ...]], names: Sequence[str] = CURVE_METRICS
+) -> pd.DataFrame:
+    """`db.metrics.metric_table` rows of the metrics `names` (`curve_table`: the standard
+    six) as the long curves frame: run_id, epoch, one float column per name, `recorded_at`."""
+    columns = list(metric_columns(names))
+    frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+    frame = frame.astype(dict.fromkeys(names, float))
     frame = frame.astype({"run_id": "int64", "epoch": "int64"})
     frame["recorded_at"] = utc_column(frame["recorded_at"])
     return frame
+
+
+def step_table_frame(rows: Sequence[tuple[Any, ...]], names: Sequence[str]) -> pd.DataFrame:
+    """`db.metrics.metric_table` rows on the step axis: step, one float column per name."""
+    columns = list(metric_columns(names, MetricAxis.STEP))
+    frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+    frame = frame.astype({"step": "int64", **dict.fromkeys(names, float)})
+    return frame.drop(columns=["run_id", "recorded_at"])
 
 
 ATTEMPT_COLUMNS = ("run_id", "attempt", "worker", "started_at", "ended_at", "outcome", "detail")

@@ -24,18 +24,27 @@ from dashboard.frames import (
     predictions_frame,
     run_table_frame,
     runs_frame,
+    step_table_frame,
 )
 from dashboard.text import run_label
 from db.artifacts import load_artifact, load_artifact_meta
 from db.entities import RunRecord
 from db.evaluation import load_predictions, load_thumbnails
-from db.metrics import RunTiming, curve_table, load_curves, run_timings
-from db.models import ArtifactKind, RunStatus
+from db.metrics import (
+    CURVE_METRICS,
+    RunTiming,
+    load_curves,
+    metric_names,
+    metric_table,
+    run_timings,
+)
+from db.models import ArtifactKind, MetricAxis, RunStatus
 from db.reports import ReportRecord, get_report, list_reports
 from db.runs import get_run, list_runs, list_studies, run_table, runs_with_model
 from db.searches import TrialLink, list_searches, search_progress, trial_link
 from db.session import Database
 from db.workers import list_attempts, list_workers
+from experiment.metrics import ordered
 from experiment.search_views import SearchView, read_search_view
 
 
@@ -75,10 +84,21 @@ def fetch_runs_by_ids(database: Database, run_ids: tuple[int, ...]) -> pd.DataFr
 
 
 @st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
-def fetch_curves(database: Database, run_ids: tuple[int, ...]) -> pd.DataFrame:
-    """Every recorded epoch of the given runs (driver rows: no ORM objects)."""
+def fetch_curves(
+    database: Database, run_ids: tuple[int, ...], extra: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Every recorded epoch of the given runs (driver rows: no ORM objects): the standard
+    metrics plus the `extra` names, one column each (NaN where a run did not log it)."""
+    names = tuple(dict.fromkeys((*CURVE_METRICS, *extra)))
     with database.read() as session:
-        return curve_table_frame(curve_table(session, list(run_ids)))
+        return curve_table_frame(metric_table(session, list(run_ids), names), names)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_metric_names(database: Database, run_ids: tuple[int, ...]) -> dict[str, int]:
+    """Every per-epoch metric name the given runs logged, with how many of them logged it."""
+    with database.read() as session:
+        return metric_names(session, list(run_ids))
 
 
 @st.cache_data(ttl=10, show_spinner=False, hash_funcs=HASH_FUNCS)
@@ -122,14 +142,23 @@ def fetch_run(database: Database, run_id: int) -> RunRecord | None:
 
 @st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
 def fetch_run_curves(database: Database, run_id: int) -> pd.DataFrame:
-    """One run's epochs; missing metrics are NaN."""
+    """One run's epochs: the standard columns (RUN_CURVE_COLUMNS, always there), then every
+    other metric it logged in picker order; missing values are NaN."""
     with database.read() as session:
         records = load_curves(session, [run_id])
-    frame = pd.DataFrame(
-        [{c: getattr(r, c) for c in RUN_CURVE_COLUMNS} for r in records],
-        columns=list(RUN_CURVE_COLUMNS),
-    )
-    return frame.astype({c: float for c in RUN_CURVE_COLUMNS if c != "epoch"})
+    logged = {name for record in records for name in record.metrics}
+    columns = [*RUN_CURVE_COLUMNS, *(n for n in ordered(logged) if n not in RUN_CURVE_COLUMNS)]
+    frame = pd.DataFrame([{**r.metrics, "epoch": r.epoch} for r in records], columns=columns)
+    return frame.astype(dict.fromkeys(columns[1:], float))
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_run_steps(database: Database, run_id: int) -> pd.DataFrame:
+    """One run's per-batch values (step axis): `step`, then one column per name logged."""
+    with database.read() as session:
+        names = ordered(metric_names(session, [run_id], MetricAxis.STEP))
+        rows = metric_table(session, [run_id], names, MetricAxis.STEP) if names else []
+    return step_table_frame(rows, names)
 
 
 @st.cache_data(ttl=60, show_spinner=False, hash_funcs=HASH_FUNCS)

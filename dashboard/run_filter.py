@@ -1,6 +1,6 @@
 """Which runs a page lists: a filter that reads from and writes to the URL (pure pandas).
 
-`?q=adam%20patience&status=running,failed&study=report&tag=baseline&optimizer=adam,sgd`:
+`?q=adam%20patience&status=running,failed&source=import&study=report&tag=baseline&optimizer=adam,sgd`:
 words of `q` must all appear in the run's name, and a `field=value` word matches any config
 field (`early_stopping.patience=4`); every other parameter lists the values allowed.
 """
@@ -15,7 +15,7 @@ import pandas as pd
 
 from dashboard.knobs import FILTER_KNOBS, config_of, flatten, format_value
 
-FILTER_PARAMS: tuple[str, ...] = ("q", "status", "study", "tag", *FILTER_KNOBS)
+FILTER_PARAMS: tuple[str, ...] = ("q", "status", "source", "study", "tag", *FILTER_KNOBS)
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -31,6 +31,7 @@ class RunFilter:
     study: str = ""
     tags: tuple[str, ...] = ()
     knobs: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (knob, allowed formatted values)
+    sources: tuple[str, ...] = ()  # queued / script / import (db.models.RunSource)
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> RunFilter:
@@ -42,6 +43,7 @@ class RunFilter:
             study=(params.get("study") or "").strip(),
             tags=_split(params.get("tag")),
             knobs=knobs,
+            sources=_split(params.get("source")),
         )
 
     def to_params(self) -> dict[str, str | None]:
@@ -50,6 +52,7 @@ class RunFilter:
         params: dict[str, str | None] = {
             "q": self.text or None,
             "status": ",".join(self.statuses) or None,
+            "source": ",".join(self.sources) or None,
             "study": self.study or None,
             "tag": ",".join(self.tags) or None,
         }
@@ -65,6 +68,8 @@ class RunFilter:
         keep = pd.Series(True, index=runs.index)
         if self.statuses:
             keep &= runs["status"].isin(self.statuses)
+        if self.sources:
+            keep &= runs["source"].isin(self.sources)
         if self.study:
             keep &= runs["study"] == self.study
         if self.tags:

@@ -18,9 +18,14 @@ from dashboard.knobs import FILTER_KNOBS, format_value, sorted_values
 from dashboard.run_filter import RunFilter
 from dashboard.tables import column_config
 from dashboard.text import MISSING
-from db.models import RunStatus
+from db.models import RunSource, RunStatus
 
 STATUSES: tuple[str, ...] = tuple(status.value for status in RunStatus)
+SOURCES: tuple[str, ...] = tuple(source.value for source in RunSource)
+SOURCE_HELP = (
+    "queued: trained by the lab's workers; script: logged by your own training script "
+    "(LabCallback); import: read from TensorBoard or CSVLogger files. None picked: every source."
+)
 SEARCH_HELP = (
     "Words must all appear in the run's name. `field=value` matches any config field, "
     "e.g. `early_stopping.patience=4` or `augmentation.horizontal_flip=yes`."
@@ -60,12 +65,20 @@ def filter_bar(
     )  # fmt: skip
     knobs = _knob_filters(runs, prefix, dict(start.knobs), knob_col)
     # Pills, not a multiselect: every status stays readable whatever is picked.
-    statuses = st.pills(
+    status_col, source_col = st.columns([3, 1.3], vertical_alignment="bottom")
+    statuses = status_col.pills(
         "Status", STATUSES, selection_mode="multi",
         default=[s for s in start.statuses if s in STATUSES], key=f"{prefix}.status",
         help="Runs in any of the picked statuses; none picked: every status.",
     )  # fmt: skip
-    return RunFilter(text.strip(), tuple(statuses), study, tuple(chosen_tags), knobs)
+    sources = source_col.pills(
+        "Source", SOURCES, selection_mode="multi",
+        default=[s for s in start.sources if s in SOURCES], key=f"{prefix}.source",
+        help=SOURCE_HELP,
+    )  # fmt: skip
+    return RunFilter(
+        text.strip(), tuple(statuses), study, tuple(chosen_tags), knobs, tuple(sources)
+    )
 
 
 def _knob_filters(

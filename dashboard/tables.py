@@ -21,6 +21,12 @@ def column_config() -> dict[str, Any]:
         ),
         "name": st.column_config.TextColumn("name", width=230),
         "status": st.column_config.TextColumn("status", width=90),
+        "source": st.column_config.TextColumn(
+            "source",
+            width=70,
+            help="queued: trained by the lab; script: your own script; "
+            "import: read from TensorBoard or CSVLogger files",
+        ),
         "learning_rate": number("lr", format="%g"),
         "batch_size": number("batch", format="%d"),
         "image_size": number("px", format="%d"),

@@ -88,11 +88,17 @@ def _base(name: str) -> str:
     return _INDEX_SUFFIX.sub("", train_name(name).strip().lower())
 
 
+def is_neutral(name: str) -> bool:
+    """Recorded alongside the metrics but never optimised: the learning rate, timings."""
+    base = _base(name)
+    return base in _NEUTRAL or base.startswith(LEARNING_RATE)
+
+
 def known_direction(name: str) -> Direction | None:
     """The direction of a Keras standard name (or its `val_` twin), None if unknown."""
-    base = _base(name)
-    if base in _NEUTRAL or base.startswith(LEARNING_RATE):
+    if is_neutral(name):
         return None
+    base = _base(name)
     if base in _KNOWN:
         return _KNOWN[base]
     for known in sorted(_KNOWN, key=len, reverse=True):

@@ -74,3 +74,11 @@ def test_status_study_and_tag_combine() -> None:
     """Conditions are AND-ed: study report, tag v2 leaves one run."""
     assert _ids(RunFilter(study="report", tags=("v2",))) == [1]
     assert _ids(RunFilter(statuses=("running", "failed"))) == [2, 3]
+
+
+def test_source_filter_keeps_the_picked_sources() -> None:
+    """?source=import,script keeps runs of those sources and writes the same parameter back."""
+    runs = _runs().assign(source=["queued", "import", "script"])
+    run_filter = RunFilter.from_params({"source": "import,script"})
+    assert run_filter.apply(runs)["id"].tolist() == [2, 3]
+    assert run_filter.to_params()["source"] == "import,script" and run_filter.active

@@ -8,6 +8,7 @@ from experiment.metrics import (
     Direction,
     MetricDirections,
     MetricDirectionsError,
+    is_neutral,
     known_direction,
     ordered,
     twin,
@@ -83,3 +84,10 @@ def test_pickers_list_loss_and_accuracy_first_with_val_twins_next() -> None:
         "loss", "val_loss", "accuracy", "auc", "val_auc", "epoch_seconds", "learning_rate",
     ]  # fmt: skip
     assert twin("auc") == "val_auc" and twin("val_auc") == "auc"
+
+
+def test_neutral_names_are_the_learning_rate_and_timings() -> None:
+    """learning_rate (any suffix) and epoch_seconds are neutral; val_auc and my_score are not."""
+    assert is_neutral("learning_rate") and is_neutral("learning_rate_1")
+    assert is_neutral("epoch_seconds") and is_neutral("steps_per_second")
+    assert not is_neutral("val_auc") and not is_neutral("my_score")

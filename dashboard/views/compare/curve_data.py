@@ -14,6 +14,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from experiment.metrics import Direction
+
+# What the lab's workers record for every epoch; runs may log any other name besides.
 SERIES: tuple[str, ...] = (
     "accuracy", "val_accuracy", "loss", "val_loss", "learning_rate", "epoch_seconds",
 )  # fmt: skip
@@ -182,23 +185,36 @@ def best_points(curves: pd.DataFrame, column: str, *, highest: bool) -> pd.DataF
     return best.rename(columns={column: "value"}).set_index("run_id").sort_index()
 
 
-def run_metrics(curves: pd.DataFrame) -> pd.DataFrame:
-    """Per run: best / last validation accuracy, lowest validation loss, each with its epoch,
-    and the seconds spent training (sum of epoch times)."""
+def run_metrics(
+    curves: pd.DataFrame, metric: str = "val_accuracy", direction: Direction | None = Direction.MAX
+) -> pd.DataFrame:
+    """Per run: the best and last value of `metric`, each with its epoch, the lowest
+    validation loss (unless `metric` is it) and the seconds spent training (sum of epoch times).
+
+    Args:
+        curves: long format with a `metric` column (runs that never logged it get blanks).
+        metric: any logged name.
+        direction: which way `metric` improves; None (unknown) leaves out the best columns.
+    """
     index = pd.Index(sorted(curves["run_id"].unique()), name="run_id")
-    best = best_points(curves, "val_accuracy", highest=True)
-    lowest = best_points(curves, "val_loss", highest=False)
-    last = curves.dropna(subset=["val_accuracy"]).sort_values("epoch").groupby("run_id").last()
-    return pd.DataFrame(
-        {
-            "best_val_accuracy": best["value"],
-            "best_val_accuracy_epoch": best["epoch"],
-            "last_val_accuracy": last["val_accuracy"],
-            "last_val_accuracy_epoch": last["epoch"],
-            "min_val_loss": lowest["value"],
-            "min_val_loss_epoch": lowest["epoch"],
-            "train_seconds": curves.groupby("run_id")["epoch_seconds"].sum(min_count=1),
-        },
-        index=index,
-    ).astype({"best_val_accuracy_epoch": "Int64", "last_val_accuracy_epoch": "Int64",
-              "min_val_loss_epoch": "Int64"})  # fmt: skip
+    columns: dict[str, pd.Series] = {}
+    if metric not in curves.columns:
+        curves = curves.assign(**{metric: np.nan})
+    if direction is not None:
+        best = best_points(curves, metric, highest=direction is Direction.MAX)
+        columns[f"best_{metric}"] = best["value"]
+        columns[f"best_{metric}_epoch"] = best["epoch"]
+    last = curves.dropna(subset=[metric]).sort_values("epoch").groupby("run_id").last()
+    columns[f"last_{metric}"] = last[metric]
+    columns[f"last_{metric}_epoch"] = last["epoch"]
+    if metric != "val_loss" and "val_loss" in curves.columns:
+        lowest = best_points(curves, "val_loss", highest=False)
+        columns["min_val_loss"] = lowest["value"]
+        columns["min_val_loss_epoch"] = lowest["epoch"]
+    if "epoch_seconds" in curves.columns:
+        columns["train_seconds"] = curves.groupby("run_id")["epoch_seconds"].sum(min_count=1)
+    frame = pd.DataFrame(columns, index=index)
+    epochs = [c for c in frame.columns if c.endswith("_epoch")]
+    return frame.astype(dict.fromkeys(epochs, "Int64")).astype(
+        {c: float for c in frame.columns if c not in epochs}
+    )

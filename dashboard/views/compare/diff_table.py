@@ -17,11 +17,8 @@ from pandas.io.formats.style import Styler
 from dashboard.knobs import format_value, is_missing, sort_key
 from dashboard.text import run_links
 
-METRIC_COLUMNS = (
-    "best_val_accuracy", "best_val_accuracy_epoch", "last_val_accuracy",
-    "last_val_accuracy_epoch", "min_val_loss", "min_val_loss_epoch", "epochs_text",
-    "train_seconds", "stop_reason",
-)  # fmt: skip
+# After the chosen metric's best and last (`curve_data.run_metrics`): how far each run got.
+RUN_OUTCOMES = ("epochs_text", "train_seconds", "stop_reason")
 
 
 # The built model's size: total parameters and those trained in the run's latest phase.
@@ -49,7 +46,8 @@ def diff_table(
     runs: pd.DataFrame, params: pd.DataFrame, metrics: pd.DataFrame, columns: Sequence[str]
 ) -> pd.DataFrame:
     """One row per run: id, link, name, status, the differing `columns`, the parameter
-    counts (when a run has them), then the outcome.
+    counts (when a run has them), then the outcome: the metric columns in `metrics`' order,
+    epochs, training time and stop reason.
 
     Args:
         runs: `queries.runs_frame` rows of the selected runs.
@@ -68,7 +66,10 @@ def diff_table(
         if column in runs.columns and runs[column].notna().any():
             table[column] = runs[column].to_numpy()
     outcome = metrics.reindex(ids).reset_index(drop=True)
-    for column in METRIC_COLUMNS:
+    for column in outcome.columns:
+        if column not in RUN_OUTCOMES:
+            table[column] = outcome[column]
+    for column in RUN_OUTCOMES:
         if column in outcome.columns:
             table[column] = outcome[column]
         elif column in runs.columns:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,8 @@ from plotly.colors import hex_to_rgb, qualitative
 from dashboard.axes import epoch_ticks
 from dashboard.knobs import KNOBS, differing, format_value, sort_key
 from dashboard.views.compare import curve_data
-from dashboard.views.compare.curve_data import SERIES, Band, Matrix, XAxis
+from dashboard.views.compare.curve_data import Band, Matrix, XAxis
+from experiment.metrics import Direction, MetricDirections, is_validation, ordered, train_name, twin
 
 PALETTE: tuple[str, ...] = tuple(qualitative.Plotly) + tuple(qualitative.D3[1:])
 DASHES: tuple[str, ...] = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -39,6 +40,8 @@ SERIES_TITLES: dict[str, str] = {
     "learning_rate": "learning rate",
     "epoch_seconds": "seconds per epoch",
 }
+_PANEL_RANK = {"accuracy": 0, "loss": 1, "learning rate": 3, "seconds per epoch": 4}
+_FAMILY_OF = {series: title for title, members in FAMILIES.items() for series in members}
 _HOVER_FORMAT = {"learning_rate": ".3g", "epoch_seconds": ".1f", "loss": ".4f", "val_loss": ".4f"}
 DEFAULT_METRICS: tuple[str, ...] = ("accuracy", "val_accuracy", "loss", "val_loss")
 # Modebar: its camera button saves a PNG in the browser (no server-side image engine needed).
@@ -61,6 +64,8 @@ class CurveOptions:
     log_y: bool = False
     band: Band = "none"
     best_markers: bool = True
+    # Which way each metric improves (stars mark the best epoch only where this knows).
+    directions: MetricDirections = field(default_factory=MetricDirections)
 
 
 @dataclass(frozen=True)
@@ -73,16 +78,34 @@ class LineGroup:
     positions: np.ndarray = field(repr=False)  # rows of `runs` (and of every Matrix)
 
 
+def series_title(series: str) -> str:
+    """`val_accuracy` -> "validation accuracy", `val_auc` -> "validation auc", `my_score` as is."""
+    if series in SERIES_TITLES:
+        return SERIES_TITLES[series]
+    return f"validation {train_name(series)}" if is_validation(series) else series
+
+
 def panels(metrics: Sequence[str], *, one_per_series: bool) -> list[tuple[str, tuple[str, ...]]]:
-    """(title, series) per panel: a metric's train and validation share a panel unless dash
-    already encodes a hyper-parameter, then each series gets its own."""
-    chosen = [s for s in SERIES if s in metrics]
+    """(title, series) per panel: a metric's train and validation (`auc`, `val_auc`) share a
+    panel unless dash already encodes a hyper-parameter, then each series gets its own.
+
+    Accuracy then loss come first (side by side, as they always were), then other metrics in
+    `experiment.metrics.ordered` order, then the learning rate and epoch times.
+    """
+    grouped: dict[str, list[str]] = {}
+    for series in ordered(metrics):
+        grouped.setdefault(_FAMILY_OF.get(series, train_name(series)), []).append(series)
+    families = sorted(grouped, key=lambda title: _PANEL_RANK.get(title, 2))  # stable
     if one_per_series:
-        return [(SERIES_TITLES[s], (s,)) for s in chosen]
-    grouped = [
-        (title, tuple(s for s in members if s in chosen)) for title, members in FAMILIES.items()
-    ]
-    return [(title, members) for title, members in grouped if members]
+        return [(series_title(s), (s,)) for title in families for s in grouped[title]]
+    return [(title, tuple(grouped[title])) for title in families]
+
+
+def hover_format(series: str) -> str:
+    """Accuracies as percentages, the lab's own series as before, anything else in 4 digits."""
+    if series in _HOVER_FORMAT:
+        return _HOVER_FORMAT[series]
+    return ".2%" if train_name(series).endswith("accuracy") else ".4g"
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, list[Any]]:
@@ -198,12 +221,12 @@ class _Panel:
 
     def hovertemplate(self, *, group: bool = True) -> str:
         """The point's label, its line group (the values colour and dash show), x and y."""
-        y_format = _HOVER_FORMAT.get(self.series, ".2%")
+        y_format = hover_format(self.series)
         x_text = "epoch %{x}" if self.x == "epoch" else "%{x:.0f} s"
         group_line = "%{fullData.name}<br>" if group and self.named_groups else ""
         return (
             f"%{{customdata}}<br>{group_line}{x_text}<br>"
-            f"{SERIES_TITLES[self.series]} %{{y:{y_format}}}<extra></extra>"
+            f"{series_title(self.series)} %{{y:{y_format}}}<extra></extra>"
         )
 
     def dash(self, group: LineGroup) -> str:
@@ -338,15 +361,15 @@ def _group_traces(
     return traces
 
 
-def _best_marker(panel: _Panel, colors: np.ndarray) -> Trace | None:
-    """A star on each run's best validation accuracy or lowest validation loss (raw values,
-    first epoch reaching it); `colors` holds each run's line colour."""
-    highest = panel.series == "val_accuracy"
+def _best_marker(panel: _Panel, colors: np.ndarray, direction: Direction) -> Trace | None:
+    """A star on each run's best value of the panel's series, highest or lowest as
+    `direction` says (raw values, first epoch reaching it); `colors`: each run's line colour."""
+    highest = direction is Direction.MAX
     columns = curve_data.best_columns(panel.raw.y, highest=highest)
     rows = np.flatnonzero(columns >= 0)
     if not len(rows):
         return None
-    what = "best" if highest else "lowest"
+    what = "best (highest)" if highest else "best (lowest)"
     text = [f"{panel.labels[r]}, {what} at epoch {columns[r] + 1}" for r in rows]
     return {
         "type": "scatter",
@@ -544,12 +567,27 @@ def compare_figure(
             panel = _Panel(series, raw, shown, labels, options.x, _axis_names(index), named)
             for group in groups:
                 traces += _group_traces(panel, group, options, repeats, legend)
-            if options.best_markers and series in ("val_accuracy", "val_loss"):
-                marker = _best_marker(panel, colors)
+            direction = starred(series, options, data.columns)
+            if direction is not None:
+                marker = _best_marker(panel, colors, direction)
                 traces += [marker] if marker is not None else []
             tuned = _fine_tune_marker(panel, colors, starts) if starts.any() else None
             traces += [tuned] if tuned is not None else []
     return _figure(traces, grid)
+
+
+def starred(series: str, options: CurveOptions, logged: Collection[str]) -> Direction | None:
+    """The direction of `series` when its best epochs get stars, else None.
+
+    Stars need a direction (known, configured, or picked on the page). A training series
+    whose validation twin is among the `logged` columns gets none: the best epoch is the
+    validation's (a training curve's best says little); a series logged alone gets them.
+    """
+    if not options.best_markers:
+        return None
+    if not is_validation(series) and twin(series) in logged:
+        return None
+    return options.directions.of(series)
 
 
 def _legend_title(options: CurveOptions, *, fine_tunes: bool = False) -> str:

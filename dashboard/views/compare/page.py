@@ -6,13 +6,23 @@ import streamlit as st
 
 from dashboard import knobs
 from dashboard.nav import QUEUE_PAGE
-from dashboard.queries import fetch_runs
+from dashboard.queries import fetch_metric_names, fetch_runs
 from dashboard.state import require_database, share_path
-from dashboard.views.compare.controls import curve_controls, view_tabs
-from dashboard.views.compare.panels import live_views, views
+from dashboard.views.compare.controls import (
+    TableOptions,
+    curve_controls,
+    table_controls,
+    view_tabs,
+)
+from dashboard.views.compare.curve_data import SERIES
+from dashboard.views.compare.figures import CurveOptions
+from dashboard.views.compare.panels import MAX_DRAWN, live_views, views
 from dashboard.views.compare.selection import selection_panel
+from experiment.metrics import ordered, twin
+from settings import Settings
 
-database = require_database()
+settings = Settings.from_env()
+database = require_database(settings)
 st.title("Compare runs")
 runs = fetch_runs(database)
 if runs.empty:
@@ -35,10 +45,25 @@ st.caption(
     + (f" · {int(active.sum())} queued or running: refreshing every few seconds" if live else "")
 )
 params = knobs.hyperparameters(selected)
+ids = [int(i) for i in selected["id"]]
+# Every metric the drawn runs logged, and the six the lab's workers record for every epoch
+# when a run of theirs is chosen (so a run that has not logged yet can be watched live: the
+# live part below reruns without this line). Names a live run logs later show on the next
+# rerun of the page. The views read the chosen ones and their train/validation twins.
+logged = set(fetch_metric_names(database, tuple(sorted(ids[:MAX_DRAWN]))))
+if (selected["source"] == "queued").any():
+    logged |= set(SERIES)
+names = ordered(logged)
 tab, container = view_tabs()
 with container:
-    options = curve_controls(params) if tab == "Curves" else None
-    (live_views if live else views)(
-        database, [int(i) for i in selected["id"]], params, tab, options
-    )
+    options: CurveOptions | TableOptions | None = None
+    wanted: list[str] = []
+    if tab == "Curves":
+        options = curve_controls(params, names, settings.metric_directions)
+        wanted = [*options.metrics, *(twin(m) for m in options.metrics)]
+    elif tab == "Table":
+        options = table_controls(names, settings.metric_directions)
+        wanted = [options.metric]
+    extra = tuple(m for m in names if m in wanted)
+    (live_views if live else views)(database, ids, params, tab, options, extra)
 st.caption(f"Share this view: `{share_path('compare')}`")

@@ -6,14 +6,17 @@ URL parameters (all optional; defaults are left out so links stay short):
   hyper-parameter such as `optimizer=adam,sgd`) meaning every matching run, or `all=1`;
   `mode=pick` keeps a filter in "pick" mode when nothing is picked yet;
 * the view: `tab=table|parallel`;
-* the curves: `metrics=val_accuracy,val_loss`, `color=optimizer|run`, `dash=batch_size`,
-  `band=minmax|std`, `smooth=0.6`, `x=wall`, `logy=1`, `best=0`.
+* the curves: `metrics=val_accuracy,val_auc` (any logged names), `color=optimizer|run`,
+  `dash=batch_size`, `band=minmax|std`, `smooth=0.6`, `x=wall`, `logy=1`, `best=0`;
+* the table: `of=val_auc`, the metric whose best and last it shows;
+* which way metrics the server does not know improve: `dir=my_score:max,dice:min`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -25,6 +28,7 @@ from dashboard.state import share_path
 from dashboard.tables import column_config
 from dashboard.text import MISSING
 from dashboard.views.compare import figures as charts
+from dashboard.views.compare.controls import TableOptions
 from dashboard.views.compare.curve_data import run_metrics
 from dashboard.views.compare.diff_table import diff_table, highlight_css, styled
 from dashboard.views.compare.figures import PLOT_CONFIG, CurveOptions
@@ -47,9 +51,12 @@ class Compared:
     curves: pd.DataFrame  # epochs of the drawn runs
 
 
-def load(database: Database, ids: Sequence[int], params: pd.DataFrame) -> Compared:
+def load(
+    database: Database, ids: Sequence[int], params: pd.DataFrame, extra: tuple[str, ...] = ()
+) -> Compared:
     """Runs and curves as they are now (a live fragment calls this every few seconds);
-    `params` (the runs' hyper-parameters) do not change while runs train."""
+    `params` (the runs' hyper-parameters) do not change while runs train; `extra`: metric
+    names to read besides the standard six."""
     fetched = fetch_runs_by_ids(database, tuple(sorted(ids)))
     runs = fetched.set_index("id", drop=False).reindex(ids).dropna(subset=["id"])
     runs = runs.reset_index(drop=True).astype({"id": "int64"})
@@ -59,7 +66,7 @@ def load(database: Database, ids: Sequence[int], params: pd.DataFrame) -> Compar
     drawn = params.loc[head["id"]].reset_index()
     drawn["name"] = head["name"].to_numpy()
     drawn["repeat"] = knobs.repeat_groups(params.loc[head["id"]]).to_numpy()
-    curves = fetch_curves(database, tuple(sorted(int(i) for i in head["id"])))
+    curves = fetch_curves(database, tuple(sorted(int(i) for i in head["id"])), extra)
     return Compared(runs, params, differ, drawn, curves)
 
 
@@ -134,10 +141,31 @@ def _table_colors(data: Compared, color_by: str) -> dict[str, dict[str, str]]:
     return {color_by: palette}
 
 
-def table_view(data: Compared, color_by: str) -> None:
-    """What differs between the runs, highlighted, and how each run did; sortable."""
-    metrics = run_metrics(data.curves) if len(data.curves) else pd.DataFrame()
+def _metric_columns(metric: str) -> dict[str, Any]:
+    """Titles and formats of the chosen metric's best / last columns (`run_metrics`)."""
+    number = st.column_config.NumberColumn
+    short = metric.replace("val_", "val ").replace("_", " ")
+    return {
+        f"best_{metric}": number(f"best {short}", format="%.4g"),
+        f"best_{metric}_epoch": number("@ epoch", format="%d", width="small"),
+        f"last_{metric}": number(f"last {short}", format="%.4g"),
+        f"last_{metric}_epoch": number("@ epoch", format="%d", width="small"),
+    }
+
+
+def table_view(data: Compared, color_by: str, choice: TableOptions) -> None:
+    """What differs between the runs, highlighted, and how each run did on the chosen
+    metric (best and last, with their epochs); sortable."""
+    direction = choice.directions.of(choice.metric)
+    metrics = (
+        run_metrics(data.curves, choice.metric, direction) if len(data.curves) else pd.DataFrame()
+    )
     table = diff_table(data.runs, data.params, metrics, data.differing)
+    if direction is None and choice.metric:
+        st.caption(
+            f"No best column: whether a higher or lower {choice.metric} is better is not "
+            "known. Pick it above."
+        )
     if not data.differing:
         st.caption("These runs share every hyper-parameter.")
     shown: object = table
@@ -145,8 +173,9 @@ def table_view(data: Compared, color_by: str) -> None:
         shown = styled(table, highlight_css(table, data.differing, _table_colors(data, color_by)))
     else:
         st.caption(f"Highlighting is off above {MAX_STYLED} rows.")
+    config = {**column_config(), **_metric_columns(choice.metric)}
     st.dataframe(
-        shown, column_config=column_config(), hide_index=True, key="compare.table",
+        shown, column_config=config, hide_index=True, key="compare.table",
         placeholder=MISSING, column_order=[c for c in table.columns if c != "id"],
     )  # fmt: skip
     st.caption(
@@ -189,18 +218,20 @@ def views(
     ids: Sequence[int],
     params: pd.DataFrame,
     tab: str,
-    options: CurveOptions | None,
+    options: CurveOptions | TableOptions | None,
+    extra: tuple[str, ...] = (),
 ) -> None:
-    """The open tab's content from fresh data."""
-    data = load(database, ids, params)
+    """The open tab's content from fresh data; `extra`: the metrics it needs besides the
+    standard six."""
+    data = load(database, ids, params, extra)
     if data.runs.empty:
         st.info("None of these runs exists any more.", icon=":material/info:")
-    elif tab == "Table":
+    elif tab == "Table" and isinstance(options, TableOptions):
         color = st.query_params.get("color")
-        table_view(data, color if color else charts.default_color_by(data.params))
+        table_view(data, color if color else charts.default_color_by(data.params), options)
     elif tab == "Parallel coordinates":
         parallel_view(data)
-    elif options is not None:
+    elif isinstance(options, CurveOptions):
         curves_view(data, options)
 
 

@@ -19,8 +19,8 @@ from dashboard.tables import pick
 from dashboard.text import run_links
 
 PICKER_COLUMNS = (
-    "id", "open", "status", "name", "best_val_accuracy", "study", "optimizer", "learning_rate",
-    "batch_size", "epochs", "seed", "progress",
+    "id", "open", "status", "name", "best_val_accuracy", "study", "source", "optimizer",
+    "learning_rate", "batch_size", "epochs", "seed", "progress",
 )  # fmt: skip
 
 

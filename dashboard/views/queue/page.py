@@ -18,6 +18,8 @@ from dashboard.views.queue.preset import report_panel
 from dashboard.views.queue.recent import recent_runs
 from dashboard.views.queue.search_box import preview_search, search_panel
 from dashboard.views.queue.submit import batch_panel, preview_grid, submit_run
+from db.models import RunSource
+from experiment.foreign import clone_fields
 from settings import Settings
 
 settings = Settings.from_env()
@@ -29,9 +31,18 @@ st.caption("Workers pick queued runs up in priority order; this page never train
 defaults = default_config(dataset)
 clone = parse_ids(url_param("clone"))
 source = fetch_run(database, clone[0]) if clone else None
-if source is not None:
+# A script's or an imported run's config is any JSON: only the keys naming our fields count.
+cloned = clone_fields(source.config) if source and source.source is not RunSource.QUEUED else None
+if source is not None and source.source is not RunSource.QUEUED and cloned is None:
+    st.warning(
+        f"Run {source.id}'s config names none of the form's fields (or a value the form "
+        "refuses), so the form starts from its usual values.",
+        icon=":material/warning:",
+    )
+elif source is not None:
     # `?clone=N` (from a run's page): the form starts from that run's config.
-    defaults = {**defaults, **source.config, "name": f"{source.name} (copy)"[:200]}
+    config = source.config if cloned is None else cloned
+    defaults = {**defaults, **config, "name": f"{source.name} (copy)"[:200]}
     st.info(f"The form starts from run {source.id}'s config; change it and queue.")
 elif clone:
     st.warning(

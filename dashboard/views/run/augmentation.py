@@ -18,6 +18,7 @@ from PIL import Image
 from dashboard.queries import HASH_FUNCS, fetch_predictions, fetch_run, fetch_thumbnails
 from dashboard.text import md_escape
 from db.entities import RunRecord
+from db.models import RunSource
 from db.session import Database
 from experiment.config import parse_config
 
@@ -36,6 +37,13 @@ PREVIEW_MAX_PX = 160  # previews are for the eye; transforms are scale-free
 
 def augmentation_panel(database: Database, run: RunRecord) -> None:
     """The run's augmentation applied to a few images, several times each, as training does."""
+    if run.source is not RunSource.QUEUED:
+        st.info(
+            "The lab does not know this run's augmentation: it was "
+            + ("imported." if run.source is RunSource.IMPORT else "logged by your own script."),
+            icon=":material/info:",
+        )
+        return
     knobs = {k: v for k, v in (run.config.get("augmentation") or {}).items() if v}
     if not knobs:
         st.info("This run trained without augmentation.", icon=":material/info:")

@@ -9,11 +9,16 @@ from dashboard.queries import fetch_attempts
 from dashboard.tables import attempts_table
 from dashboard.text import MISSING
 from db.entities import RunRecord
+from db.models import RunSource
 from db.session import Database
+
+# What the run row's creation time means for each source.
+CREATED = {RunSource.QUEUED: "queued", RunSource.SCRIPT: "logged", RunSource.IMPORT: "imported"}
 
 
 def details_panel(database: Database, run: RunRecord) -> None:
-    """Config, environment, timestamps and every attempt with how it ended."""
+    """Config, environment (for an import: where it came from), timestamps and, for the lab's
+    own runs, every attempt with how it ended."""
     config, environment = st.columns(2)
     with config:
         st.subheader("Config")
@@ -29,11 +34,13 @@ def details_panel(database: Database, run: RunRecord) -> None:
                 hide_index=True,
                 key="run.environment",
             )
-        else:
+        elif run.source is RunSource.QUEUED:
             st.caption("Recorded when a worker starts the run.")
+        else:
+            st.caption("None was recorded.")
         st.subheader("Times (UTC)")
         times = {
-            "queued": run.created_at,
+            CREATED[run.source]: run.created_at,
             "started": run.started_at,
             "finished": run.finished_at,
             "last heartbeat": run.heartbeat_at,
@@ -46,5 +53,6 @@ def details_panel(database: Database, run: RunRecord) -> None:
             hide_index=True,
             key="run.times",
         )
-    st.subheader("Attempts")
-    attempts_table(fetch_attempts(database, (run.id,)), key="run.attempts")
+    if run.source is RunSource.QUEUED:
+        st.subheader("Attempts")
+        attempts_table(fetch_attempts(database, (run.id,)), key="run.attempts")

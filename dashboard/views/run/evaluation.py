@@ -14,6 +14,7 @@ from dashboard.views.run.figures import (
     per_class_table,
 )
 from db.entities import RunRecord
+from db.models import RunSource
 from db.session import Database
 
 GALLERY_LIMIT = 24
@@ -31,7 +32,10 @@ def evaluation_panel(database: Database, run: RunRecord, figures: Figures) -> st
     evaluation = run.evaluation
     if not evaluation:
         st.caption(
-            "No evaluation yet: a run evaluates its validation split once training finishes."
+            "No evaluation: the lab evaluates the runs its workers train, not imported runs or "
+            "runs logged by a script."
+            if run.source is not RunSource.QUEUED
+            else "No evaluation yet: a run evaluates its validation split once training finishes."
         )
         return "counts"
     class_names = tuple(evaluation.get("class_names") or ())

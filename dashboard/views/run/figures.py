@@ -268,12 +268,16 @@ def run_curves_figure(
     curves: pd.DataFrame,
     metric: str = "accuracy",
     best_epoch: int | None = None,
+    best_label: str = "best val acc",
     phases: Sequence[TrainingPhase] = (),
 ) -> go.Figure:
-    """One run's train (solid) and validation (dashed) curve of `metric`, best epoch and the
-    start of fine-tuning marked."""
+    """One run's train (solid) and validation (dashed) curve of `metric` (either may be
+    missing: a run logs what it logs), `best_epoch` marked as `best_label`, and the start of
+    fine-tuning marked."""
     figure = go.Figure()
     for column, name, dash in ((metric, "train", "solid"), (f"val_{metric}", "validation", "dash")):
+        if column not in curves.columns:
+            continue
         figure.add_trace(
             go.Scatter(
                 x=curves["epoch"],
@@ -289,12 +293,12 @@ def run_curves_figure(
         figure.add_vline(
             x=best_epoch,
             line={"dash": "dot", "color": "grey"},
-            annotation_text="best val acc",
+            annotation_text=best_label,
             annotation_position="top",
         )
     mark_phases(figure, phases)
     figure.update_layout(
-        title=metric.capitalize(),
+        title=metric.capitalize() if metric in ("accuracy", "loss") else metric,
         xaxis=_epoch_axis(curves),
         yaxis={"title": metric, "tickformat": ".0%" if metric == "accuracy" else None},
         legend={"orientation": "h", "y": -0.25},
@@ -330,6 +334,38 @@ def learning_rate_figure(curves: pd.DataFrame, phases: Sequence[TrainingPhase] =
         yaxis={"title": "learning rate", "type": "log", "exponentformat": "power"},
         margin=_MARGIN,
         height=300,
+    )
+    return figure
+
+
+WEBGL_POINTS = 5_000
+
+
+def steps_figure(steps: pd.DataFrame) -> go.Figure:
+    """Per-batch values by global step (batches since training began), one line per name."""
+    figure = go.Figure()
+    names = [c for c in steps.columns if c != "step"]
+    for index, name in enumerate(names):
+        present = steps[["step", name]].dropna()
+        # WebGL past a few thousand points: a long run logs a value every few batches.
+        kind = go.Scattergl if len(present) > WEBGL_POINTS else go.Scatter
+        figure.add_trace(
+            kind(
+                x=present["step"],
+                y=present[name],
+                name=name,
+                mode="lines",
+                line={"color": PALETTE[index % len(PALETTE)], "width": 1.5},
+                hovertemplate=f"step %{{x}}<br>{html.escape(name)} %{{y:.4g}}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        title="Per batch",
+        xaxis={"title": "step (batches since training began)"},
+        yaxis={"title": names[0] if len(names) == 1 else "value"},
+        legend={"orientation": "h", "y": -0.25},
+        margin=_MARGIN,
+        height=360,
     )
     return figure
 

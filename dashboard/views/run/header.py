@@ -14,9 +14,10 @@ from dashboard.nav import COMPARE_PAGE, PREDICT_PAGE, QUEUE_PAGE, RUNS_PAGE
 from dashboard.queries import fetch_model_meta, model_bytes
 from dashboard.text import MISSING, fraction, md_escape, run_anchor, search_anchor, stop_text
 from db.entities import RunRecord
-from db.models import RunStatus
+from db.models import RunSource, RunStatus
 from db.searches import TrialLink
 from db.session import Database
+from experiment.foreign import clone_fields
 
 MESSAGE = "run.message"  # session_state: (run id, what the last action on it did)
 
@@ -25,7 +26,11 @@ def run_header(run: RunRecord, trial: TrialLink | None = None) -> None:
     """Title, outcome, stop reason, error and warnings: what to know before any tab; a
     search's trial says which ("trial 7 of lr-search") and links to the search's view."""
     st.title(f"Run {run.id} · {md_escape(run.name)}")
-    facts = [f"study {run.study}" if run.study else "no study", f"attempt {run.attempt}"]
+    facts = [f"study {run.study}" if run.study else "no study"]
+    if run.source is RunSource.QUEUED:
+        facts.append(f"attempt {run.attempt}")
+    else:
+        facts.append(source_text(run))
     if run.tags:
         facts.append("tags " + ", ".join(run.tags))
     if run.worker:
@@ -57,6 +62,26 @@ def run_header(run: RunRecord, trial: TrialLink | None = None) -> None:
     if run.error:
         st.markdown("**Error**")
         st.code(run.error, language=None, wrap_lines=True)  # text, never HTML
+
+
+def source_text(run: RunRecord) -> str:
+    """Where a run the lab's workers did not train came from, in a few words."""
+    environment = run.environment or {}
+    if run.source is RunSource.IMPORT:
+        path = environment.get("imported_from")
+        kind = environment.get("format")
+        where = f" from {path}" if path else ""
+        return f"imported{where}" + (f" ({kind})" if kind else "") + ", read-only"
+    if run.source is RunSource.SCRIPT:
+        script = environment.get("script")
+        return "logged by your own script" + (f" {script}" if script else "") + ", read-only"
+    return f"source {run.source.value}"
+
+
+def can_clone(run: RunRecord) -> bool:
+    """Queued runs always; a script's or an imported run when its config maps onto the
+    Queue form's fields (`experiment.foreign.clone_fields`)."""
+    return run.source is RunSource.QUEUED or clone_fields(run.config) is not None
 
 
 def _last_action(run: RunRecord) -> None:
@@ -96,24 +121,27 @@ def links_and_actions(database: Database, run: RunRecord) -> None:
         icon=":material/stacked_line_chart:",
         query_params={"runs": str(run.id)},
     )
-    st.page_link(
-        QUEUE_PAGE,
-        label="Clone into the form",
-        icon=":material/content_copy:",
-        query_params={"clone": str(run.id)},
-    )
+    if can_clone(run):
+        st.page_link(
+            QUEUE_PAGE,
+            label="Clone into the form",
+            icon=":material/content_copy:",
+            query_params={"clone": str(run.id)},
+        )
     run_controls(database, run)
 
 
 def run_controls(database: Database, run: RunRecord) -> None:
-    """Cancel, re-run or delete the run (team mode: signed-in users only)."""
+    """Cancel, re-run or delete the run (team mode: signed-in users only). Only the lab's own
+    runs are cancelled or re-run: a script trains itself, an import is a record."""
+    ours = run.source is RunSource.QUEUED
     active = run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
-    if active and not run.cancel_requested:
+    if ours and active and not run.cancel_requested:
         clicked = st.button("Cancel run", icon=":material/cancel:", key="run.cancel")
         if clicked and can_write("cancel runs"):
             _tell(run.id, cancel_message(run.id, cancel(database, run.id)))
             st.rerun()  # the whole page: the header above shows the run's new state
-    if run.status.is_final:
+    if ours and run.status.is_final:
         clicked = st.button("Re-run", icon=":material/replay:", key="run.rerun")
         new_id = rerun(database, run.id) if clicked and can_write("re-run runs") else None
         if new_id is not None:

@@ -11,8 +11,10 @@ from dashboard.nav import RUNS_PAGE
 from dashboard.queries import fetch_run
 from dashboard.state import parse_ids, require_database, url_param
 from dashboard.views.run.view import live_run_view, run_view
+from settings import Settings
 
-database = require_database()
+settings = Settings.from_env()
+database = require_database(settings)
 ids = parse_ids(url_param("id"))
 if not ids:
     st.title("Run")
@@ -26,6 +28,6 @@ if run is None:
     st.page_link(RUNS_PAGE, label="All runs", icon=":material/table_rows:")
     st.stop()
 if run.status.is_final:
-    run_view(database, run)
+    run_view(database, run, settings.metric_directions)
 else:
-    live_run_view(database, run.id)
+    live_run_view(database, run.id, settings.metric_directions)

@@ -28,6 +28,7 @@ from dashboard.views.run.figures import (
     same_validation,
 )
 from db.entities import RunRecord
+from db.models import RunSource
 from db.session import Database
 
 MAX_VERSUS = 4
@@ -58,7 +59,12 @@ def versus_ids(database: Database, run: RunRecord) -> list[int]:
 def versus_panel(database: Database, run: RunRecord, figures: Figures) -> list[int]:
     """Pick runs to compare with this one and show the comparison; returns the picked ids."""
     if not run.evaluation:
-        st.caption("This run has no evaluation yet, so there is nothing to compare per image.")
+        st.caption(
+            "This run has no evaluation yet, so there is nothing to compare per image."
+            if run.source is RunSource.QUEUED
+            else "Only runs the lab trained and evaluated compare image by image; this one was "
+            + ("imported." if run.source is RunSource.IMPORT else "logged by your own script.")
+        )
         return []
     candidates = comparable_candidates(fetch_evaluated_runs(database), run)
     if candidates.empty:

@@ -24,13 +24,17 @@ from dashboard.views.run.model import custom_layers_warning, model_panel
 from dashboard.views.run.versus import versus_ids, versus_panel
 from db.entities import RunRecord
 from db.session import Database
+from experiment.metrics import MetricDirections
 
 TABS = ("Curves", "Evaluation", "Versus", "Augmentation", "Model", "Details")
 LIVE_SECONDS = 2
 
 
-def run_view(database: Database, run: RunRecord) -> None:
-    """Header, links and actions, the open tab, "Save as report" and the share link."""
+def run_view(
+    database: Database, run: RunRecord, directions: MetricDirections | None = None
+) -> None:
+    """Header, links and actions, the open tab, "Save as report" and the share link;
+    `directions`: which way metrics improve (the server's settings)."""
     run_header(run, fetch_trial_link(database, run.id) if run.search_id is not None else None)
     # Links now; "Save as report" joins this row at the end, once the figures are drawn.
     actions = st.container(horizontal=True, vertical_alignment="center", gap="medium")
@@ -47,7 +51,7 @@ def run_view(database: Database, run: RunRecord) -> None:
     cm = "counts"
     if curves.open:
         with curves:
-            curves_panel(database, run, figures)
+            curves_panel(database, run, figures, directions)
     if evaluation.open:
         with evaluation:
             cm = evaluation_panel(database, run, figures)
@@ -77,7 +81,9 @@ def run_view(database: Database, run: RunRecord) -> None:
 
 
 @st.fragment(run_every=LIVE_SECONDS)
-def live_run_view(database: Database, run_id: int) -> None:
+def live_run_view(
+    database: Database, run_id: int, directions: MetricDirections | None = None
+) -> None:
     """`run_view` from fresh data every few seconds while the run is queued or running."""
     run = fetch_run(database, run_id)
     if run is None:
@@ -85,4 +91,4 @@ def live_run_view(database: Database, run_id: int) -> None:
         return
     if run.status.is_final:
         st.rerun()  # the whole page, once: drawn as a finished run, no longer refreshing
-    run_view(database, run)
+    run_view(database, run, directions)

@@ -1,6 +1,8 @@
-"""Runs: every run, filtered by status, study, tag, hyper-parameters or name; select to compare.
+"""Runs: every run, filtered by status, source, study, tag, hyper-parameters or name; select
+to compare.
 
-URL: the filter (`q`, `status`, `study`, `tag`, `optimizer=adam,sgd`, ... as on Compare) and
+URL: the filter (`q`, `status`, `source`, `study`, `tag`, `optimizer=adam,sgd`, ... as on
+Compare) and
 `runs=3,5` for the selected rows.
 """
 

@@ -74,6 +74,6 @@ live_runs_table = st.fragment(run_every=LIVE_SECONDS)(runs_table)
 # How each run did comes first, so a 1400 px window shows it without scrolling sideways.
 RUNS_COLUMNS = (
     "id", "open", "status", "name", "best_val_accuracy", "last_val_accuracy", "stop_reason",
-    "progress", "study", "architecture", "optimizer", "learning_rate", "batch_size",
+    "progress", "study", "source", "architecture", "optimizer", "learning_rate", "batch_size",
     "image_size", "augmented", "seed", "epochs_text", "best_epoch", "tags", "created_at",
 )  # fmt: skip

@@ -21,6 +21,7 @@ from dashboard.views.compare.curve_data import (
     summarise,
     with_wall_time,
 )
+from experiment.metrics import Direction
 
 NAN = float("nan")
 
@@ -174,3 +175,13 @@ def test_run_metrics_leave_blanks_for_a_run_without_validation() -> None:
     curves["val_loss"] = NAN
     row = run_metrics(curves).loc[1]
     assert pd.isna(row["best_val_accuracy"]) and pd.isna(row["min_val_loss_epoch"])
+
+
+def test_run_metrics_of_any_metric_follow_its_direction() -> None:
+    """val_my_score, lower better: best is the lowest; unknown direction: last values only."""
+    curves = _curves([(1, 1, 3.0), (1, 2, 1.0), (1, 3, 2.0)], column="val_my_score")
+    row = run_metrics(curves, "val_my_score", Direction.MIN).loc[1]
+    assert (row["best_val_my_score"], row["best_val_my_score_epoch"]) == (1.0, 2)
+    assert (row["last_val_my_score"], row["last_val_my_score_epoch"]) == (2.0, 3)
+    unknown = run_metrics(curves, "val_my_score", None)
+    assert "best_val_my_score" not in unknown.columns and "last_val_my_score" in unknown.columns

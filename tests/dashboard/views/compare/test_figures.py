@@ -16,11 +16,14 @@ from dashboard.views.compare.figures import (
     default_color_by,
     encode_dimension,
     figure_html,
+    hover_format,
     hover_labels,
     line_groups,
     panels,
     parcoords_figure,
+    starred,
 )
+from experiment.metrics import Direction, MetricDirections
 
 
 def _runs(**knobs: list) -> pd.DataFrame:
@@ -329,3 +332,49 @@ def test_epoch_axes_tick_at_whole_epochs() -> None:
     figure = compare_figure(_curves([1, 2]), _runs(optimizer=["a", "b"]), CurveOptions())
     axes = [figure.layout[name] for name in figure.layout if name.startswith("xaxis")]
     assert axes and all(axis.dtick == 1 and axis.tickformat == "d" for axis in axes)
+
+
+def test_panels_pair_any_metric_with_its_validation_twin() -> None:
+    """auc/val_auc share a panel after accuracy and loss; my_score stands alone; lr last."""
+    chosen = ("learning_rate", "my_score", "val_auc", "loss", "auc", "accuracy")
+    assert panels(chosen, one_per_series=False) == [
+        ("accuracy", ("accuracy",)),
+        ("loss", ("loss",)),
+        ("auc", ("auc", "val_auc")),
+        ("my_score", ("my_score",)),
+        ("learning rate", ("learning_rate",)),
+    ]
+    assert [t for t, _ in panels(("val_auc", "auc"), one_per_series=True)] == [
+        "auc",
+        "validation auc",
+    ]
+
+
+def test_hover_formats_accuracies_as_percentages_and_others_in_four_digits() -> None:
+    """top_3_accuracy reads as a share; a custom score as a plain number."""
+    assert hover_format("val_top_3_accuracy") == ".2%"
+    assert hover_format("my_score") == ".4g"
+    assert hover_format("loss") == ".4f"
+
+
+def test_stars_need_a_direction_and_go_on_validation_when_logged() -> None:
+    """A known name gets stars on its validation series; training only when logged alone;
+    an unknown name only once a direction is given."""
+    options = CurveOptions(metrics=("auc", "val_auc", "my_score"))
+    logged = ["auc", "val_auc", "my_score"]
+    assert starred("val_auc", options, logged) is Direction.MAX
+    assert starred("auc", options, logged) is None
+    assert starred("my_score", options, logged) is None
+    given = CurveOptions(directions=MetricDirections((("my_score", Direction.MIN),)))
+    assert starred("my_score", given, logged) is Direction.MIN
+    assert starred("val_auc", CurveOptions(best_markers=False), logged) is None
+
+
+def test_stars_on_a_custom_metric_sit_on_the_lowest_value_when_lower_is_better() -> None:
+    """my_score with MIN: the star of each run is at its smallest value's first epoch."""
+    curves = _curves([1]).assign(my_score=[3.0, 1.0, 1.0])
+    directions = MetricDirections((("my_score", Direction.MIN),))
+    options = CurveOptions(metrics=("my_score",), directions=directions)
+    [star] = [t for t in compare_figure(curves, _runs(optimizer=["a"]), options).data
+              if t.name == "best epoch"]  # fmt: skip
+    assert (list(star.x), list(star.y)) == ([2.0], [1.0])

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.state import parse_ids
 from dashboard.views.compare import panels
 from tests.dashboard.conftest import Lab, open_page
+from tests.dashboard.foreign import seed_foreign
 from tests.dashboard.studies import StudyLab, seed_studies
 
 
@@ -262,3 +266,148 @@ def test_backbone_knobs_and_parameter_counts_in_the_table_pickers_and_curves(lab
     marks = [t for t in figure["data"] if t["name"] == "fine-tuning starts"]
     assert len(marks) == 4  # one per series of the two panels
     assert all(t["customdata"][0].endswith("fine-tuning from epoch 3") for t in marks)
+
+
+# Runs the lab did not train, with metrics of any name (tests/dashboard/foreign.py).
+
+
+def _numbers(values: list | dict) -> list[float]:
+    """A trace's array as Plotly's JSON holds it: a list, or typed bytes (`bdata`)."""
+    if isinstance(values, dict):
+        raw = base64.b64decode(values["bdata"])
+        return np.frombuffer(raw, dtype=values["dtype"]).astype(float).tolist()
+    return [float(v) for v in values]
+
+
+def _diff_table(at: AppTest) -> pd.DataFrame:
+    """The Table tab's table (after the picker), indexed by run id."""
+    return at.dataframe[-1].value.set_index("id")
+
+
+def _stars(figure: dict) -> list[tuple[float, float]]:
+    """(epoch, value) of every best-epoch star, sorted."""
+    return sorted(
+        (x, y)
+        for trace in figure["data"]
+        if trace.get("name") == "best epoch"
+        for x, y in zip(_numbers(trace["x"]), _numbers(trace["y"]), strict=True)
+    )
+
+
+def test_metric_picker_lists_every_metric_the_runs_logged(lab: Lab) -> None:
+    """An import and a script run: the picker offers their own names, loss and accuracy first."""
+    foreign = seed_foreign(lab)
+    at = open_page("compare", runs=f"{foreign.imported},{foreign.script}")
+    assert not at.exception
+    options = at.pills(key="compare.metrics").options
+    assert options[:4] == ["train loss", "validation loss", "train accuracy", "validation accuracy"]
+    assert {"auc", "validation auc", "my_score", "validation my_score", "top_3_accuracy"} <= set(
+        options
+    )
+    assert options[-1] == "seconds per epoch"
+
+
+def test_a_custom_metric_draws_with_stars_at_its_best_epoch(lab: Lab) -> None:
+    """?metrics=auc,val_auc: one "auc" panel; stars on each run's highest val_auc."""
+    foreign = seed_foreign(lab)
+    at = open_page("compare", runs=f"{foreign.imported},{foreign.script}", metrics="auc,val_auc")
+    assert not at.exception
+    [figure] = _figures(at)
+    assert [a["text"] for a in figure["layout"]["annotations"]] == ["<b>auc</b>"]
+    assert _drawn_runs(figure) == {foreign.imported, foreign.script}
+    assert _stars(figure) == [(2.0, pytest.approx(0.77)), (3.0, pytest.approx(0.79))]
+    assert at.query_params["metrics"] == "auc,val_auc"
+
+
+def test_a_metric_of_unknown_direction_gets_no_stars_until_one_is_picked(lab: Lab) -> None:
+    """val_my_score: a "better when" control and no stars; picking "lower" writes ?dir=."""
+    foreign = seed_foreign(lab)
+    at = open_page("compare", runs=f"{foreign.imported},{foreign.script}", metrics="val_my_score")
+    assert not at.exception
+    assert not _stars(_figures(at)[0])
+    at.segmented_control(key="compare.dir.my_score").set_value("min").run()
+    assert not at.exception
+    assert at.query_params["dir"] == "my_score:min"
+    assert _stars(_figures(at)[0]) == [(1.0, 2.5), (3.0, 1.0)]
+
+
+def test_a_direction_in_the_url_stars_the_best_epochs(lab: Lab) -> None:
+    """?dir=my_score:max sets the control and stars each run's highest val_my_score."""
+    foreign = seed_foreign(lab)
+    at = open_page(
+        "compare",
+        runs=f"{foreign.imported},{foreign.script}",
+        metrics="val_my_score",
+        dir="my_score:max",
+    )
+    assert at.segmented_control(key="compare.dir.my_score").value == "max"
+    assert _stars(_figures(at)[0]) == [(2.0, 7.0), (2.0, 8.0)]
+
+
+def test_a_url_direction_never_overrides_a_known_one(lab: Lab) -> None:
+    """?dir=loss:max is dropped: loss is known to improve downwards, no control is offered."""
+    at = open_page("compare", runs=f"{lab.adam},{lab.sgd}", metrics="val_loss", dir="loss:max")
+    assert not at.exception
+    assert "dir" not in at.query_params
+    assert not [w for w in at.get("button_group") if w.key and w.key.startswith("compare.dir.")]
+    assert _stars(_figures(at)[0]) == [(3.0, pytest.approx(0.4)), (3.0, pytest.approx(0.4))]
+
+
+def test_table_shows_best_and_last_of_the_chosen_metric(lab: Lab) -> None:
+    """?tab=table&of=val_auc: best and last val_auc with their epochs, per run."""
+    foreign = seed_foreign(lab)
+    at = open_page(
+        "compare", runs=f"{foreign.imported},{foreign.script}", tab="table", of="val_auc"
+    )
+    assert not at.exception
+    assert at.selectbox(key="compare.of").value == "val_auc"
+    table = _diff_table(at)
+    assert table.loc[foreign.imported, "best_val_auc"] == pytest.approx(0.79)
+    assert table.loc[foreign.script, "best_val_auc_epoch"] == 2
+    assert table.loc[foreign.imported, "last_val_auc"] == pytest.approx(0.79)
+    assert "best_val_accuracy" not in table.columns
+
+
+def test_table_of_a_metric_of_unknown_direction_asks_for_it(lab: Lab) -> None:
+    """?of=val_my_score: last values only, until "lower" is picked; then the lowest too."""
+    foreign = seed_foreign(lab)
+    at = open_page(
+        "compare", runs=f"{foreign.imported},{foreign.script}", tab="table", of="val_my_score"
+    )
+    table = _diff_table(at)
+    assert "best_val_my_score" not in table.columns
+    assert table.loc[foreign.imported, "last_val_my_score"] == 1.0
+    assert any("is not known" in c.value for c in at.caption)
+    at.segmented_control(key="compare.dir.my_score").set_value("min").run()
+    table = _diff_table(at)
+    assert table.loc[foreign.script, "best_val_my_score"] == 2.5
+    assert at.query_params["dir"] == "my_score:min"
+
+
+def test_table_default_is_validation_accuracy(lab: Lab) -> None:
+    """?tab=table alone: best and last validation accuracy, and `of` stays out of the URL."""
+    at = open_page("compare", runs=f"{lab.adam},{lab.sgd}", tab="table")
+    assert at.selectbox(key="compare.of").value == "val_accuracy"
+    assert "of" not in at.query_params
+    columns = list(_diff_table(at).columns)
+    assert {"best_val_accuracy", "last_val_accuracy", "min_val_loss"} <= set(columns)
+
+
+def test_a_queued_run_offers_the_standard_metrics_before_its_first_epoch(lab: Lab) -> None:
+    """A run not trained yet: the six series its worker will record, accuracy and loss picked."""
+    at = open_page("compare", runs=str(lab.queued))
+    assert not at.exception
+    picker = at.pills(key="compare.metrics")
+    assert len(picker.options) == 6
+    assert set(picker.value or ()) == {"accuracy", "val_accuracy", "loss", "val_loss"}
+    [figure] = _figures(at)
+    assert "No epochs recorded yet" in [a["text"] for a in figure["layout"]["annotations"]]
+
+
+def test_an_import_alone_offers_only_what_it_logged(lab: Lab) -> None:
+    """An imported run's picker has no learning rate or epoch time: it logged neither."""
+    foreign = seed_foreign(lab)
+    at = open_page("compare", runs=str(foreign.imported))
+    options = at.pills(key="compare.metrics").options
+    assert "learning rate" not in options and "seconds per epoch" not in options
+    assert "validation my_score" in options

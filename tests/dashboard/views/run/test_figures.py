@@ -7,12 +7,14 @@ import pandas as pd
 import pytest
 
 from dashboard.views.run.figures import (
+    WEBGL_POINTS,
     confusion_delta,
     confusion_delta_figure,
     disagreements,
     per_class_side_by_side,
     row_normalised,
     same_validation,
+    steps_figure,
 )
 
 
@@ -123,3 +125,12 @@ def test_count_text_is_short() -> None:
         "3B",
     ]
     assert count_text(None) == MISSING and count_text(float("nan")) == MISSING
+
+
+def test_steps_figure_draws_one_line_per_name_over_steps() -> None:
+    """Each per-batch series is a line over the steps where it has values; long ones use WebGL."""
+    steps = pd.DataFrame({"step": [1, 2, 3], "batch_loss": [0.9, None, 0.7], "lr": [0.1] * 3})
+    figure = steps_figure(steps)
+    assert [(t.name, list(t.x)) for t in figure.data] == [("batch_loss", [1, 3]), ("lr", [1, 2, 3])]
+    many = pd.DataFrame({"step": range(1, WEBGL_POINTS + 2), "batch_loss": 1.0})
+    assert steps_figure(many).data[0].type == "scattergl"

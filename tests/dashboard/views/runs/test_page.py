@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.state import parse_ids
 from tests.dashboard.conftest import Lab, open_page
+from tests.dashboard.foreign import seed_foreign
 from tests.dashboard.studies import StudyLab, seed_studies
 
 
@@ -138,3 +139,25 @@ def test_no_match_says_so(lab: Lab) -> None:
     at = open_page("runs", q="nothing-is-called-this")
     assert not at.exception
     assert "No run matches" in at.info[0].value
+
+
+def test_source_filter_comes_from_the_url(lab: Lab) -> None:
+    """?source=import,script lists only the imported and the script's runs."""
+    foreign = seed_foreign(lab)
+    at = open_page("runs", source="import,script")
+    assert not at.exception
+    assert at.pills(key="runs.f.source").value == ["import", "script"]
+    assert sorted(_listed(at)) == sorted([foreign.imported, foreign.script])
+    shown = at.dataframe(key="runs.table").value.set_index("id")["source"]
+    assert shown[foreign.imported] == "import" and shown[foreign.script] == "script"
+
+
+def test_changing_the_source_filter_writes_the_url(lab: Lab) -> None:
+    """Picking "queued" rewrites ?source= and hides the runs the lab did not train."""
+    foreign = seed_foreign(lab)
+    at = open_page("runs")
+    assert {foreign.imported, foreign.script} <= set(_listed(at))
+    at.pills(key="runs.f.source").set_value(["queued"]).run()
+    assert not at.exception
+    assert at.query_params["source"] == "queued"
+    assert sorted(_listed(at)) == sorted([lab.adam, lab.sgd, lab.running, lab.failed, lab.queued])
