@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,13 @@ from sqlalchemy import func, select
 
 from db.artifact_store import DatabaseStore
 from db.metrics import load_curves, metric_names, metric_table
+from db.migrate import upgrade
 from db.models import MetricAxis, Run, RunSource, RunStatus, StopReason
 from db.runs import get_run
 from db.session import Database
 from settings import PROJECT_ROOT
+from tests.databases import postgres_url_for_test
+from tests.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.slow
 
@@ -254,3 +258,87 @@ def test_fits_continue_one_run_by_its_id_and_initial_epoch(
         count = session.scalar(select(func.count()).select_from(Run))
         record = get_run(session, run.id)
     assert count == 1 and record is not None
+
+
+def _epochs_done(database: Database) -> int:
+    with database.read() as session:
+        return int(session.scalar(select(func.max(Run.epochs_done))) or 0)
+
+
+def _start_script(
+    tmp_path: Path, database_url: str, options: dict[str, Any]
+) -> subprocess.Popen[str]:
+    elsewhere = tmp_path / "my-project"
+    elsewhere.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "LAB_SCRIPT_SPOOL_DIR": str(tmp_path / "spool"),
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), json.dumps(options)],
+        cwd=elsewhere,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_epochs(database: Database, process: subprocess.Popen[str], count: int) -> None:
+    deadline = time.monotonic() + 300
+    while _epochs_done(database) < count:
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "the script logged no epoch in 5 minutes"
+        time.sleep(0.1)
+
+
+@pytest.mark.postgres
+def test_a_database_lost_mid_run_spools_the_rest_for_sync(tmp_path: Path) -> None:
+    """PostgreSQL goes away after the first epoch: training finishes, the rest is spooled, and
+    `sync` completes the run with every epoch once."""
+    with postgres_url_for_test() as url, FaultProxy.in_front_of(url) as proxy:
+        upgrade(Database(url).engine)
+        database = Database(url)
+        process = _start_script(tmp_path, proxy.url_for(url), {"epochs": 4, "pause": 1.0})
+        _wait_for_epochs(database, process, 1)
+        proxy.refuse()
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+        [printed] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert sum(line.startswith("LabCallback") for line in err.splitlines()) == 1
+        assert _epochs_done(database) < 4
+        assert only_run(database).status is RunStatus.RUNNING
+
+        result = sync(tmp_path, url)
+        assert result.returncode == 0, result.stderr
+        run = only_run(database)
+        epochs = stored_epochs(database, run.id)
+        assert (run.status, run.epochs_done) == (RunStatus.SUCCEEDED, 4)
+        for name, values in printed["history"].items():
+            assert [epochs[e][name] for e in (1, 2, 3, 4)] == values, name
+        database.dispose()
+
+
+@pytest.mark.postgres
+def test_an_epoch_whose_commit_answer_was_lost_is_stored_once(tmp_path: Path) -> None:
+    """The connection drops right after an epoch's COMMIT reached the server: the link sends
+    the epoch again once the database answers, and the run holds each epoch once."""
+    with postgres_url_for_test() as url, FaultProxy.in_front_of(url) as proxy:
+        upgrade(Database(url).engine)
+        database = Database(url)
+        proxy.cut_on(b"INSERT INTO epoch_metrics", b"COMMIT", forward=True, refuse_for=2.0)
+        process = _start_script(tmp_path, proxy.url_for(url), {"epochs": 4, "pause": 0.5})
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+        assert proxy.fired.is_set()
+        [printed] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        run = only_run(database)
+        epochs = stored_epochs(database, run.id)
+        assert (run.status, sorted(epochs)) == (RunStatus.SUCCEEDED, [1, 2, 3, 4])
+        for name, values in printed["history"].items():
+            assert [epochs[e][name] for e in (1, 2, 3, 4)] == values, name
+        assert not (tmp_path / "spool" / printed["run_id"]).exists()
+        database.dispose()

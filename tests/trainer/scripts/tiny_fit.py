@@ -3,13 +3,14 @@
 Options come from argv as JSON (`{"epochs": 3, ...}`) so one file serves every test:
 epochs, initial_epoch, run_id, fits (how many fit calls), early_stop, fail_at_epoch,
 every (log_every_n_batches), save_model, context (use `with LabCallback(...)`), catch
-(and catch the failure).
+(and catch the failure), pause (seconds after each epoch).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 
 import keras
 import numpy as np
@@ -43,6 +44,17 @@ class FailAt(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         if epoch + 1 == self.at:
             raise RuntimeError(f"boom in epoch {epoch + 1}")
+
+
+class Pause(keras.callbacks.Callback):
+    """Sleeps after each epoch, so a test can break the database between epochs."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        time.sleep(self.seconds)
 
 
 class StopAfter(keras.callbacks.Callback):
@@ -90,6 +102,8 @@ def main() -> None:
     callbacks: list[keras.callbacks.Callback] = [lab]
     if options.get("early_stop"):
         callbacks.append(StopAfter(int(options["early_stop"])))
+    if options.get("pause"):
+        callbacks.append(Pause(float(options["pause"])))
     if options.get("fail_at_epoch"):
         callbacks.append(FailAt(int(options["fail_at_epoch"])))
     epochs = int(options.get("epochs", 3))
