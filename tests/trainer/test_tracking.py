@@ -219,11 +219,11 @@ def test_the_context_manager_records_an_exception_the_script_catches(
 def test_a_callback_that_stops_training_is_named(sqlite_database_url: str, tmp_path: Path) -> None:
     """A run stopped by a callback setting `model.stop_training` ends succeeded, stopped,
     naming that callback."""
-    result = run_script(tmp_path, sqlite_database_url, {"epochs": 6, "early_stop": 2})
+    result = run_script(tmp_path, sqlite_database_url, {"epochs": 6, "early_stopping": True})
     histories(result)
     run = only_run(Database(sqlite_database_url))
     assert (run.status, run.stop_reason) == (RunStatus.SUCCEEDED, StopReason.EARLY_STOPPING)
-    assert run.stop_detail == "stopped by StopAfter after 2 of 6 epochs"
+    assert run.stop_detail == "stopped by EarlyStopping after 2 of 6 epochs"
     assert run.epochs_done == 2
 
 
