@@ -299,6 +299,7 @@ class ScriptLink:
             return
         self._told = True
         cause = describe_unavailable(error) if is_transient(error) else str(error)
+        cause = (cause.splitlines() or [type(error).__name__])[0]
         where = _where(self._url)
         self._say(
             f"LabCallback: cannot write run {self.key} to {where} ({cause}); training goes on "

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import keras
 import pytest
@@ -12,7 +17,9 @@ from db.entities import NewRun
 from db.models import ArtifactKind, RunSource, RunStatus, StopReason
 from db.scripts import FitStart, finish_fit, start_fit
 from db.session import Database
+from settings import PROJECT_ROOT
 from trainer.model_io import model_to_bytes
+from trainer.outbox import Outbox
 from trainer.predict import ModelNotAvailable, load_run_model
 from trainer.tracking import LabCallback
 
@@ -61,3 +68,46 @@ def test_predict_refuses_a_model_that_takes_no_images(database: Database) -> Non
         )  # fmt: skip
     with pytest.raises(ModelNotAvailable, match="does not take square images"):
         load_run_model(database, run_id)
+
+
+def _sync(spool: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "LAB_SCRIPT_SPOOL_DIR": str(spool)}
+    return subprocess.run(
+        [sys.executable, "-m", "trainer", "sync"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _spool_an_orphan_epoch(spool: Path) -> Path:
+    outbox = Outbox(spool / "orphan")
+    outbox.append("epoch", {"key": "orphan", "fit": "f", "fit_epoch": 1, "metrics": {}})
+    outbox.close()
+    return spool / "orphan"
+
+
+def test_sync_keeps_the_spool_when_the_database_is_away(tmp_path: Path) -> None:
+    """An unreachable database: sync exits 75 (try later) and sends nothing."""
+    folder = _spool_an_orphan_epoch(tmp_path / "spool")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = _sync(tmp_path / "spool", f"postgresql+psycopg://postgres@127.0.0.1:{port}/lab")
+    assert result.returncode == 75 and result.stderr.startswith("error: cannot connect")
+    assert (folder / "journal.jsonl").read_text().count("\n") == 1
+
+
+def test_sync_names_a_run_it_cannot_write_and_keeps_it(
+    sqlite_database_url: str, tmp_path: Path
+) -> None:
+    """Records of a run whose start was lost cannot be written: one error naming the folder,
+    exit 2, and the folder stays."""
+    folder = _spool_an_orphan_epoch(tmp_path / "spool")
+    result = _sync(tmp_path / "spool", sqlite_database_url)
+    assert result.returncode == 2
+    assert "orphan: run orphan: script run orphan was never started" in result.stderr
+    assert folder.exists()
