@@ -27,15 +27,9 @@ How a run ends:
 from __future__ import annotations
 
 import atexit
-import getpass
-import importlib.metadata
 import inspect
 import json
-import os
-import platform
 import re
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -52,15 +46,21 @@ import keras
 from db.models import RunStatus, StopReason
 from settings import Settings
 from trainer.callbacks import current_learning_rate, scalar_logs
-from trainer.finetune import parameter_counts
 from trainer.outbox import Outbox, OutboxError
+from trainer.script_environment import (
+    image_size,
+    model_summary,
+    output_names,
+    parameter_counts_of,
+    script_environment,
+    script_name,
+)
 from trainer.spool import ScriptLink
 
 # How long the end of a fit waits for its records to reach the database; an unreachable one
 # is given up on sooner (one more failed try), leaving the records spooled.
 FLUSH_SECONDS = 60.0
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_PACKAGES = ("keras", "tensorflow", "jax", "torch", "numpy", "scikit-learn", "pandas")
 _MAX_ERROR = 20_000
 
 
@@ -98,7 +98,7 @@ class LabCallback(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self.run_id = _key(run_id)
-        self.name = _text("name", name) or _script_name()
+        self.name = _text("name", name) or script_name()
         self.study = _text("study", study)
         self.config = _json_config(config)
         self.tags = [_text("tags", str(tag)) for tag in tags]
@@ -284,7 +284,7 @@ class LabCallback(keras.callbacks.Callback):
         return int(self.params.get("epochs") or 0) - self._initial_epoch
 
     def _start_data(self, initial_epoch: int) -> dict[str, Any]:
-        total, trainable = _counts(self.model)
+        total, trainable = parameter_counts_of(self.model)
         return {
             "name": self.name,
             "study": self.study,
@@ -307,8 +307,8 @@ class LabCallback(keras.callbacks.Callback):
         path = self._link.outbox.scratch(".keras")
         self.model.save(path)
         meta = {
-            "class_names": self.class_names or _output_names(self.model),
-            "image_size": _image_size(self.model),
+            "class_names": self.class_names or output_names(self.model),
+            "image_size": image_size(self.model),
             "architecture": self.model.name,
             "summary": model_summary(self.model),
             "format": "keras",
@@ -388,97 +388,6 @@ def _json_config(config: dict[str, Any] | None) -> dict[str, Any]:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def _main_file() -> Path | None:
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    return Path(path).resolve() if path else None
-
-
-def _script_name() -> str:
-    path = _main_file()
-    return path.stem if path is not None else "script"
-
-
-def _counts(model: keras.Model) -> tuple[int | None, int | None]:
-    try:
-        return parameter_counts(model)
-    except ValueError:  # not built yet
-        return None, None
-
-
-def model_summary(model: keras.Model) -> dict[str, Any] | None:
-    """The layers and parameter counts as the Model tab shows them; None if Keras cannot say."""
-    from trainer.train import model_summary as summary
-
-    try:
-        return summary(model)
-    except Exception:  # a model Keras cannot summarise yet must not stop the training
-        return None
-
-
-def _output_names(model: keras.Model) -> list[str]:
-    shape = getattr(model, "output_shape", None)
-    width = shape[-1] if isinstance(shape, tuple) and shape else None
-    return [str(i) for i in range(int(width))] if isinstance(width, int) else []
-
-
-def _image_size(model: keras.Model) -> int | None:
-    """The side of a square image input (height, width, channels), else None."""
-    shape = getattr(model, "input_shape", None)
-    if isinstance(shape, tuple) and len(shape) == 4 and shape[1] == shape[2] and shape[1]:
-        return int(shape[1])
-    return None
-
-
-def _git_commit(folder: Path) -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = result.stdout.strip()
-    return commit if result.returncode == 0 and commit else None
-
-
-def _versions() -> dict[str, str]:
-    found = {}
-    for name in _PACKAGES:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return found
-
-
-def script_environment(model: keras.Model) -> dict[str, Any]:
-    """Where and with what the script ran: enough to find and re-run it."""
-    script = _main_file()
-    folder = script.parent if script is not None else Path.cwd()
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = None
-    return {
-        "script": str(script) if script is not None else None,
-        "argv": sys.argv[1:],
-        "cwd": os.getcwd(),
-        "host": socket.gethostname(),
-        "user": user,
-        "pid": os.getpid(),
-        "python": platform.python_version(),
-        "git_commit": _git_commit(folder),
-        "keras_backend": keras.backend.backend(),
-        "packages": _versions(),
-        "model": model_summary(model),
-    }
 
 
 def _fit_callbacks() -> list[Any]:

@@ -6,21 +6,24 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
 import pytest
+from sqlalchemy import select
 
 from db.artifacts import save_artifact
 from db.entities import NewRun
-from db.models import ArtifactKind, RunSource, RunStatus, StopReason
+from db.models import ArtifactKind, Run, RunSource, RunStatus, StopReason
 from db.scripts import FitStart, finish_fit, start_fit
 from db.session import Database
 from settings import PROJECT_ROOT
 from trainer.model_io import model_to_bytes
 from trainer.outbox import Outbox
 from trainer.predict import ModelNotAvailable, load_run_model
+from trainer.spool import ScriptLink
 from trainer.tracking import LabCallback
 
 
@@ -111,3 +114,34 @@ def test_sync_names_a_run_it_cannot_write_and_keeps_it(
     assert result.returncode == 2
     assert "orphan: run orphan: script run orphan was never started" in result.stderr
     assert folder.exists()
+
+
+def _heartbeat(database: Database) -> datetime | None:
+    with database.read() as session:
+        return session.scalar(select(Run.heartbeat_at))
+
+
+def test_the_link_heartbeats_only_while_a_fit_is_on(
+    sqlite_database_url: str, tmp_path: Path
+) -> None:
+    """The sending thread renews the run's heartbeat while training, and stops after."""
+    link = ScriptLink(Outbox(tmp_path / "k"), "k", database_url=sqlite_database_url, interval=0.1)
+    link.start()
+    start = {
+        "fit": "f", "name": "beats", "study": None, "tags": [], "config": {},
+        "started_at": datetime.now(UTC).isoformat(), "initial_epoch": 0, "epochs": 1,
+    }  # fmt: skip
+    link.append("start", start)
+    link.training(True)
+    assert link.settle(30) and link.run_id is not None
+    database = Database(sqlite_database_url)
+    first = _heartbeat(database)
+    time.sleep(0.5)
+    second = _heartbeat(database)
+    assert first is not None and second is not None and second > first
+    link.training(False)
+    time.sleep(0.3)
+    third = _heartbeat(database)
+    time.sleep(0.5)
+    assert _heartbeat(database) == third
+    assert link.close() and not (tmp_path / "k").exists()
