@@ -175,7 +175,15 @@ class LabCallback(keras.callbacks.Callback):
         if self._fit is None:
             return
         if self.save_model and self._started:
-            self._send_model()
+            try:
+                self._send_model()
+            except Exception as error:  # e.g. a subclassed model without get_config
+                first = (str(error).splitlines() or [""])[0]
+                print(
+                    f"LabCallback: run {self.run_id}'s model was not stored "
+                    f"({type(error).__name__}: {first})",
+                    file=sys.stderr,
+                )
         if self.model.stop_training:
             who = self._stopped_by or "model.stop_training (set outside a callback)"
             detail = f"stopped by {who} after {self._epochs_done} of {self._planned()} epochs"
