@@ -53,6 +53,10 @@ class Settings:
             such as `s3://bucket/prefix`, keeps only their pointer, size and sha256 there.
         spool_dir: local folder for writes waiting for an unreachable database
             (`LAB_SPOOL_DIR`, default `var/spool`); never shared between machines.
+        script_spool_dir: where `LabCallback` keeps a script's writes while the database does
+            not answer, until `python -m trainer sync` sends them (`LAB_SCRIPT_SPOOL_DIR`,
+            default `~/.cache/weather-lab/spool`: one per user, whatever folder the script
+            runs in).
         sqlite_busy_timeout: seconds a SQLite write waits for another writer's lock before it
             counts as "database unreachable" (`LAB_SQLITE_BUSY_TIMEOUT`).
     """
@@ -65,6 +69,7 @@ class Settings:
     data_memory: MemorySetting = field(default_factory=MemorySetting)
     artifacts: str | None = None
     spool_dir: Path | None = None
+    script_spool_dir: Path | None = None
     sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
 
     @property
@@ -99,6 +104,7 @@ class Settings:
             data_memory=_data_memory(env.get("LAB_DATA_MEMORY")),
             artifacts=_artifact_location(artifacts),
             spool_dir=Path(env.get("LAB_SPOOL_DIR") or var_dir / "spool").expanduser(),
+            script_spool_dir=_script_spool(env),
             sqlite_busy_timeout=_seconds(env, "LAB_SQLITE_BUSY_TIMEOUT"),
         )
 
@@ -106,6 +112,19 @@ class Settings:
     def spool(self) -> Path:
         """The spool folder (`var/spool` when none was given)."""
         return self.spool_dir or self.var_dir / "spool"
+
+    @property
+    def script_spool(self) -> Path:
+        """Where scripts spool their runs (the user's cache when none was given)."""
+        return self.script_spool_dir or _script_spool(os.environ)
+
+
+def _script_spool(env: Mapping[str, str]) -> Path:
+    """`LAB_SCRIPT_SPOOL_DIR`, else `weather-lab/spool` in the user's cache folder."""
+    if value := (env.get("LAB_SCRIPT_SPOOL_DIR") or "").strip():
+        return Path(value).expanduser().resolve()
+    cache = (env.get("XDG_CACHE_HOME") or "").strip()
+    return (Path(cache).expanduser() if cache else Path.home() / ".cache") / "weather-lab" / "spool"
 
 
 def _artifact_location(value: str) -> str | None:

@@ -152,7 +152,7 @@ def reset_progress(session: Session, run_id: int, attempt: int, keep_epochs: int
     keeps the epochs its checkpoint holds, so rows a crash left ahead of the stored checkpoint
     are trained and written again, once.
     """
-    if not update_held_run(session, run_id, attempt, _summary_of(session, run_id, keep_epochs)):
+    if not update_held_run(session, run_id, attempt, summary_of(session, run_id, keep_epochs)):
         return False
     session.execute(
         delete(EpochMetric).where(EpochMetric.run_id == run_id, EpochMetric.epoch > keep_epochs)
@@ -163,7 +163,7 @@ def reset_progress(session: Session, run_id: int, attempt: int, keep_epochs: int
     return True
 
 
-def _summary_of(session: Session, run_id: int, keep_epochs: int) -> dict[str, Any]:
+def summary_of(session: Session, run_id: int, keep_epochs: int) -> dict[str, Any]:
     """The run's summary columns as the epochs up to `keep_epochs` make them."""
     rows = session.execute(
         select(EpochMetric.epoch, EpochMetric.metrics)

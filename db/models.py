@@ -106,6 +106,9 @@ class Run(Base):
     )
     # sha256 of the files an imported run was read from: the same files are not imported twice.
     import_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # A script's run (trainer/tracking.py): the key the script named it by before it reached
+    # the database; its spooled records find the run by it, so a replay is harmless.
+    client_key: Mapped[str | None] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(Integer, default=0)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     # sha256 of the config without name/tags/priority/study: equal hashes train the same thing.
@@ -182,6 +185,7 @@ Index("ix_runs_claim_order", Run.status, Run.priority.desc(), Run.created_at, Ru
 # A unique index rather than a constraint: SQLite adds an index in place, while a constraint
 # would copy the whole runs table (see migration 0008).
 Index("uq_runs_search_trial", Run.search_id, Run.trial, unique=True)
+Index("uq_runs_client_key", Run.client_key, unique=True)
 
 
 # Metric values as one JSON object per epoch or step (JSONB on PostgreSQL): any names, one

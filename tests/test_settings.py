@@ -38,3 +38,16 @@ def test_a_bad_memory_setting_names_the_variable() -> None:
     """LAB_DATA_MEMORY=lots is refused with the variable's name and the accepted forms."""
     with pytest.raises(SettingsError, match=r"^LAB_DATA_MEMORY: 'lots' is neither a size"):
         Settings.from_env({"LAB_DATA_MEMORY": "lots"})
+
+
+def test_the_script_spool_is_per_user_unless_set(tmp_path: Path) -> None:
+    """Scripts spool in the user's cache (XDG_CACHE_HOME or ~/.cache) whatever the project's
+    var dir, and LAB_SCRIPT_SPOOL_DIR moves it."""
+    env = {"LAB_VAR_DIR": str(tmp_path / "var"), "HOME": str(tmp_path / "home")}
+    default = Settings.from_env({**env, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert default.script_spool == tmp_path / "cache" / "weather-lab" / "spool"
+    home = Settings.from_env(env)
+    assert home.script_spool == Path.home() / ".cache" / "weather-lab" / "spool"
+    moved = Settings.from_env({**env, "LAB_SCRIPT_SPOOL_DIR": str(tmp_path / "spool")})
+    assert moved.script_spool == tmp_path / "spool"
+    assert moved.spool == tmp_path / "var" / "spool"  # the workers' spool is its own

@@ -26,7 +26,7 @@ from experiment.estimate import PlannedRun, duration_text, plan, total_text
 from experiment.metrics import MetricDirectionsError
 from experiment.presets import OPTIONAL_COMPARISONS
 from settings import Settings, SettingsError
-from trainer import curves_command, exit_codes, models_cli
+from trainer import curves_command, exit_codes, models_cli, sync_command
 from trainer import delete as delete_command
 from trainer import search_cli as search_commands
 from trainer.cli_common import CliError, open_database
@@ -272,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     import_command.register(commands)
     curves_command.register(commands)
+    sync_command.register(commands)
     delete_command.add_parser(commands)
     search_commands.add_search_commands(commands)
     slurm_commands.add_slurm_parser(commands)

@@ -69,8 +69,11 @@ def custom_objects_in(data: bytes) -> list[str]:
 
     Such a model loads only where the code that defines them is imported (the worker that
     trained it); the dashboard never imports users' code, so Predict and Grad-CAM say so instead
-    of failing. Read from the file's config: nothing is deserialised.
+    of failing. Read from the file's config: nothing is deserialised. The compile config
+    (a custom metric or loss) is left out: Predict and Grad-CAM load without compiling.
     """
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         config = json.loads(archive.read("config.json"))
+    if isinstance(config, dict):
+        config.pop("compile_config", None)
     return sorted({name for item in _objects(config) if (name := _foreign(item))})

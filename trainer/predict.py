@@ -76,6 +76,11 @@ def load_run_model(
     if artifact is None:
         raise ModelNotAvailable(f"run {run_id} stored no model")
     architecture = str(artifact.meta.get("architecture", run.architecture))
+    if artifact.meta.get("image_size") is None:  # a script's model of other inputs
+        raise ModelNotAvailable(
+            f"run {run_id}'s model ({architecture}) does not take square images, so Predict "
+            "cannot feed it one"
+        )
     custom = list(artifact.meta.get("custom_objects") or ())
     if custom and not user_code:
         raise ModelNeedsUserCode(run_id, architecture, custom)
