@@ -42,8 +42,8 @@ elif url_param("clone") is not None:
     st.warning("`?clone=` needs a run id, e.g. `?clone=12`.", icon=":material/warning:")
 preset_buttons(dataset)
 submitted = render_config_form(form_defaults(defaults))
-with submitted.notes:
-    form_notes(database, submitted.values)
+# The action before the notes' reads: a press during a database outage reaches its write,
+# which names itself under the outage banner (the form's values are kept).
 if submitted.grid_text.strip() and submitted.action is not None:
     note = (
         'The grid box is filled, so "Queue run" previewed the grid instead of queueing one '
@@ -54,6 +54,8 @@ elif submitted.action == "queue":
     submit_run(database, submitted.values)
 elif submitted.action == "grid":
     st.warning("The grid box is empty: type `field: [value, value]` lines into it first.")
+with submitted.notes:
+    form_notes(database, submitted.values)
 report_panel(dataset)
 batch_panel(database)  # after both sources of a batch: the form's grid and the report's study
 recent_runs(database)

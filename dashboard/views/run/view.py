@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.frames import runs_frame
+from dashboard.outage import live
 from dashboard.queries import fetch_run
 from dashboard.report_button import save_report_button
 from dashboard.state import share_path, url_param
@@ -74,7 +75,7 @@ def run_view(database: Database, run: RunRecord) -> None:
     st.caption(f"Share this view: `{share_path('run')}`")
 
 
-@st.fragment(run_every=LIVE_SECONDS)
+@live(run_every=LIVE_SECONDS)
 def live_run_view(database: Database, run_id: int) -> None:
     """`run_view` from fresh data every few seconds while the run is queued or running."""
     run = fetch_run(database, run_id)

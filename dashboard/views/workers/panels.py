@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard.outage import live
 from dashboard.queries import (
     fetch_active_runs,
     fetch_attempts,
@@ -154,4 +155,4 @@ def workers_page(database: Database) -> None:
     attempts_panel(database, active)
 
 
-live_workers_page = st.fragment(run_every=3)(workers_page)
+live_workers_page = live(run_every=3)(workers_page)
