@@ -13,8 +13,9 @@ from typing import Any
 from dashboard.auth import writes_allowed
 from dashboard.outage import writing
 from dashboard.queries import clear_run_caches, fetch_reports
+from db.artifact_store import ArtifactStore, remove_run
 from db.models import RunStatus
-from db.queue import cancel_run, delete_run, enqueue_many
+from db.queue import cancel_run, enqueue_many
 from db.queue import rerun as queue_rerun
 from db.reports import save_report
 from db.session import Database
@@ -66,11 +67,11 @@ def rerun(database: Database, run_id: int) -> int | None:
     return new_id
 
 
-def delete(database: Database, run_id: int) -> bool:
-    """Delete a run that is not running, with everything stored for it."""
+def delete(database: Database, store: ArtifactStore, run_id: int) -> bool:
+    """Delete a run that is not running, with its rows and then its artifacts in `store`."""
     _check_access()
-    with writing(f"deleting run {run_id}"), database.begin() as session:
-        deleted = delete_run(session, run_id)
+    with writing(f"deleting run {run_id}"):
+        deleted = remove_run(database, store, run_id)
     clear_run_caches()
     return deleted
 

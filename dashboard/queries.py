@@ -26,8 +26,9 @@ from dashboard.frames import (
     runs_frame,
 )
 from dashboard.text import run_label
-from db.artifacts import load_artifact, load_artifact_meta
-from db.entities import RunRecord
+from db.artifact_store import ArtifactStore
+from db.artifacts import artifact_pointer, load_artifact, load_artifact_meta
+from db.entities import ArtifactPointer, RunRecord
 from db.evaluation import load_predictions, load_thumbnails
 from db.metrics import RunTiming, curve_table, load_curves, run_timings
 from db.models import ArtifactKind, RunStatus
@@ -161,10 +162,22 @@ def fetch_model_meta(database: Database, run_id: int) -> dict[str, Any] | None:
         return load_artifact_meta(session, run_id, ArtifactKind.MODEL)
 
 
-def model_bytes(database: Database, run_id: int) -> bytes:
-    """The run's .keras file, checksum-verified (not cached: read once per download)."""
+@st.cache_data(ttl=10, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_model_pointer(database: Database, run_id: int) -> ArtifactPointer | None:
+    """Where the run's model is stored, its size and sha256 (no bytes); None if it has none."""
     with database.read() as session:
-        artifact = load_artifact(session, run_id, ArtifactKind.MODEL)
+        return artifact_pointer(session, run_id, ArtifactKind.MODEL)
+
+
+def model_bytes(database: Database, store: ArtifactStore, run_id: int) -> bytes:
+    """The run's .keras file from its store, checksum-verified (not cached: read per download).
+
+    Raises:
+        ArtifactUnavailable: the bytes are not in their store (or it is not configured here).
+        ArtifactIntegrityError: they no longer match their sha256.
+    """
+    with database.read() as session:
+        artifact = load_artifact(session, run_id, ArtifactKind.MODEL, store)
     if artifact is None:
         raise LookupError(f"run {run_id} stored no model")
     return artifact.data

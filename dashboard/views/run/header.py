@@ -9,11 +9,14 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.actions import cancel, cancel_message, delete, rerun
+from dashboard.artifacts import artifact_store, store_name
 from dashboard.auth import can_write
 from dashboard.nav import COMPARE_PAGE, PREDICT_PAGE, QUEUE_PAGE, RUNS_PAGE
-from dashboard.queries import fetch_model_meta, model_bytes
+from dashboard.queries import fetch_model_pointer, model_bytes
 from dashboard.text import MISSING, fraction, md_escape, run_anchor
-from db.entities import RunRecord
+from data.memory import format_bytes
+from db.artifact_store import ArtifactStoreError
+from db.entities import ArtifactPointer, RunRecord
 from db.models import RunStatus
 from db.session import Database
 
@@ -66,17 +69,9 @@ def _tell(run_id: int, message: str) -> None:
 
 def links_and_actions(database: Database, run: RunRecord) -> None:
     """Download the model, predict with it, open it in Compare (in the caller's container)."""
-    meta = fetch_model_meta(database, run.id) if run.status.value == "succeeded" else None
-    if meta is not None:
-        st.download_button(
-            "Download model (.keras)",
-            data=lambda: model_bytes(database, run.id),  # read from the database on click
-            file_name=f"run-{run.id}.keras",  # ours, never from user input
-            mime="application/octet-stream",
-            icon=":material/download:",
-            on_click="ignore",
-            key="run.download",
-        )
+    pointer = fetch_model_pointer(database, run.id) if run.status.value == "succeeded" else None
+    if pointer is not None:
+        download_model(database, pointer)
         st.page_link(
             PREDICT_PAGE,
             label="Predict with this model",
@@ -98,6 +93,26 @@ def links_and_actions(database: Database, run: RunRecord) -> None:
     run_controls(database, run)
 
 
+def download_model(database: Database, pointer: ArtifactPointer) -> None:
+    """The model's bytes, read from its store and sha256-checked when the button is clicked."""
+    try:
+        store = artifact_store(database)
+    except ArtifactStoreError as error:
+        st.warning(f"No model download: {error}", icon=":material/warning:")
+        return
+    run_id = pointer.run_id
+    st.download_button(
+        f"Download model (.keras, {format_bytes(pointer.size_bytes)})",
+        data=lambda: model_bytes(database, store, run_id),  # read from the store on click
+        file_name=f"run-{run_id}.keras",  # ours, never from user input
+        mime="application/octet-stream",
+        icon=":material/download:",
+        on_click="ignore",
+        help=f"From {store_name(pointer, store)}; sha256 {pointer.sha256}",
+        key="run.download",
+    )
+
+
 def run_controls(database: Database, run: RunRecord) -> None:
     """Cancel, re-run or delete the run (team mode: signed-in users only)."""
     active = run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -117,5 +132,15 @@ def run_controls(database: Database, run: RunRecord) -> None:
             st.write(f"Delete run {run.id} with its curves, model and verdicts? No undo.")
             clicked = st.button("Delete for good", type="primary", key="run.delete")
             if clicked and can_write("delete runs"):
-                delete(database, run.id)
+                try:
+                    delete(database, artifact_store(database), run.id)
+                except ArtifactStoreError as error:
+                    st.error(f"Run {run.id} was not deleted: {error}", icon=":material/error:")
+                    return
+                except OSError as error:  # the rows are gone; the store kept some files
+                    st.warning(
+                        f"Run {run.id} was deleted, but not all of its artifact files: {error}",
+                        icon=":material/warning:",
+                    )
+                    return
                 st.switch_page(RUNS_PAGE)

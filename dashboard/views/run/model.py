@@ -1,4 +1,4 @@
-"""The Run page's Model tab: the stored model's layers and parameters."""
+"""The Run page's Model tab: where the model is stored, its layers and parameters."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.queries import fetch_model_meta
+from dashboard.artifacts import artifact_store, store_name
+from dashboard.queries import fetch_model_meta, fetch_model_pointer
 from dashboard.text import md_escape
+from data.memory import format_bytes
+from db.artifact_store import ArtifactStoreError
 from db.artifacts import ArtifactIntegrityError
 from db.entities import RunRecord
 from db.session import Database
@@ -27,6 +30,7 @@ def model_panel(database: Database, run: RunRecord) -> None:
     if meta is None:
         st.caption("This run stored no model.")
         return
+    stored_where(database, run.id)
     summary: dict[str, Any] = dict(meta.get("summary") or {})
     st.caption(
         f"{md_escape(str(summary.get('name', 'model')))}: "
@@ -40,6 +44,23 @@ def model_panel(database: Database, run: RunRecord) -> None:
         height=min(40 + 35 * len(layers), 720),
         column_config={"params": st.column_config.NumberColumn(format="localized")},
         key="run.layers",
+    )
+
+
+def stored_where(database: Database, run_id: int) -> None:
+    """Which store holds the model, its key there, size and sha256 (what every load checks)."""
+    pointer = fetch_model_pointer(database, run_id)
+    if pointer is None:
+        return
+    try:
+        where = store_name(pointer, artifact_store(database))
+    except ArtifactStoreError as error:
+        where = store_name(pointer, None)
+        st.warning(str(error), icon=":material/warning:")
+    st.caption(
+        f"Stored in {md_escape(where)} as `{pointer.location}` · "
+        f"{format_bytes(pointer.size_bytes)} ({pointer.size_bytes:,} bytes) · "
+        f"sha256 `{pointer.sha256}`"
     )
 
 

@@ -128,7 +128,7 @@ def test_model_tab_lists_layers_and_offers_the_download(evaluated_lab: Evaluated
     assert not at.exception
     assert "probabilities" in list(at.dataframe[0].value["layer"])
     [download] = at.get("download_button")
-    assert download.proto.label == "Download model (.keras)"
+    assert download.proto.label.startswith("Download model (.keras, ")
 
 
 def test_details_tab_shows_environment_and_attempts(evaluated_lab: EvaluatedLab) -> None:
