@@ -28,13 +28,14 @@ from dashboard.frames import (
 from dashboard.text import run_label
 from db.artifact_store import ArtifactStore
 from db.artifacts import artifact_pointer, load_artifact, load_artifact_meta
-from db.entities import ArtifactPointer, RunRecord
+from db.entities import ArtifactPointer, RunRecord, SlurmDispatcherRecord, SlurmJobRecord
 from db.evaluation import load_predictions, load_thumbnails
 from db.metrics import RunTiming, curve_table, load_curves, run_timings
 from db.models import ArtifactKind, RunStatus
 from db.reports import ReportRecord, get_report, list_reports
 from db.runs import get_run, list_runs, list_studies, run_table, runs_with_model
 from db.session import Database
+from db.slurm import jobs_for_run, jobs_for_workers, list_dispatchers, recent_jobs
 from db.workers import list_attempts, list_workers
 
 
@@ -215,6 +216,7 @@ def fetch_workers(database: Database) -> pd.DataFrame:
         workers = list_workers(session, WORKER_GRACE)
     rows = [
         {
+            "id": w.id,
             "name": w.name,
             "host": w.host,
             "pid": w.pid,
@@ -227,7 +229,8 @@ def fetch_workers(database: Database) -> pd.DataFrame:
         for w in workers
     ]
     columns = [
-        "name", "host", "pid", "device", "status", "started_at", "heartbeat_at", "current_run_id",
+        "id", "name", "host", "pid", "device", "status", "started_at", "heartbeat_at",
+        "current_run_id",
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     for column in ("started_at", "heartbeat_at"):
@@ -294,3 +297,36 @@ def fetch_report(database: Database, report_id: str) -> ReportRecord | None:
     """A saved report; reports never change, so it is cached for long."""
     with database.read() as session:
         return get_report(session, report_id)
+
+
+# Slurm: what the dispatcher and the workers in jobs recorded (db/slurm.py). The dispatcher
+# follows its jobs every few seconds, so these change about as often as workers' rows.
+DISPATCHER_GRACE = timedelta(seconds=120)  # as `python -m trainer slurm jobs` judges them
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_run_jobs(database: Database, run_id: int) -> list[SlurmJobRecord]:
+    """The Slurm jobs that trained this run, one per attempt (none outside Slurm)."""
+    with database.read() as session:
+        return jobs_for_run(session, run_id)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_recent_jobs(database: Database, limit: int = 50) -> list[SlurmJobRecord]:
+    """Pending and running jobs, then the most recently ended."""
+    with database.read() as session:
+        return recent_jobs(session, limit=limit)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_worker_jobs(database: Database, worker_ids: tuple[int, ...]) -> dict[int, SlurmJobRecord]:
+    """The Slurm job each worker runs in, by worker id (workers outside Slurm are absent)."""
+    with database.read() as session:
+        return jobs_for_workers(session, worker_ids)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_dispatchers(database: Database) -> list[SlurmDispatcherRecord]:
+    """Every Slurm dispatcher, newest first, alive if it heartbeated within the grace."""
+    with database.read() as session:
+        return list_dispatchers(session, DISPATCHER_GRACE)

@@ -12,7 +12,8 @@ from dashboard.actions import cancel, cancel_message, delete, rerun
 from dashboard.artifacts import artifact_store, store_name
 from dashboard.auth import can_write
 from dashboard.nav import COMPARE_PAGE, PREDICT_PAGE, QUEUE_PAGE, RUNS_PAGE
-from dashboard.queries import fetch_model_pointer, model_bytes
+from dashboard.queries import fetch_model_pointer, fetch_run_jobs, model_bytes
+from dashboard.slurm_jobs import job_colour, job_state_text
 from dashboard.text import MISSING, fraction, md_escape, run_anchor
 from data.memory import format_bytes
 from db.artifact_store import ArtifactStoreError
@@ -54,6 +55,38 @@ def run_header(run: RunRecord) -> None:
     if run.error:
         st.markdown("**Error**")
         st.code(run.error, language=None, wrap_lines=True)  # text, never HTML
+
+
+# How the worker fed the run its images (trainer/inputs.py records it in the environment).
+PIPELINES = {
+    "memory": ("images in memory", ":material/memory:"),
+    "disk": ("images from decoded files", ":material/save:"),
+    "stream": ("images streamed from disk", ":material/stream:"),
+}
+
+
+def run_badges(database: Database, run: RunRecord) -> None:
+    """Badges for how the run was fed its images and, under Slurm, its job's state."""
+    environment = run.environment or {}
+    pipeline = PIPELINES.get(str(environment.get("input_pipeline")))
+    jobs = fetch_run_jobs(database, run.id)
+    if pipeline is None and not jobs:
+        return
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        if pipeline is not None:
+            label, icon = pipeline
+            reason = environment.get("input_pipeline_reason")
+            st.badge(label, icon=icon, color="violet", help=str(reason) if reason else None)
+        if jobs:
+            job = jobs[-1]  # the latest attempt's
+            st.badge(
+                f"Slurm job {job.job_id}: {job_state_text(job)}",
+                icon=":material/dns:",
+                color=job_colour(job),
+                help=f"Log: {job.log_path}" if job.log_path else None,
+            )
+            if job.log_path:
+                st.caption(f"log `{job.log_path}`")
 
 
 def _last_action(run: RunRecord) -> None:

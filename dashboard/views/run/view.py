@@ -20,7 +20,7 @@ from dashboard.views.run.curves import curves_panel
 from dashboard.views.run.details import details_panel
 from dashboard.views.run.evaluation import evaluation_panel
 from dashboard.views.run.figures import Figures
-from dashboard.views.run.header import links_and_actions, run_header
+from dashboard.views.run.header import links_and_actions, run_badges, run_header
 from dashboard.views.run.model import model_panel
 from dashboard.views.run.versus import versus_ids, versus_panel
 from db.entities import RunRecord
@@ -33,6 +33,7 @@ LIVE_SECONDS = 2
 def run_view(database: Database, run: RunRecord) -> None:
     """Header, links and actions, the open tab, "Save as report" and the share link."""
     run_header(run)
+    run_badges(database, run)
     # Links now; "Save as report" joins this row at the end, once the figures are drawn.
     actions = st.container(horizontal=True, vertical_alignment="center", gap="medium")
     with actions:
