@@ -147,3 +147,28 @@ def test_queue_press_during_outage_says_so_and_keeps_the_form(proxied: ProxiedLa
     with lab.database.read() as session:
         newest = list_runs(session)[0]
     assert (newest.name, newest.epochs) == ("typed-during-outage", 9)
+
+
+def test_batch_press_during_outage_keeps_the_preview(proxied: ProxiedLab) -> None:
+    """"Queue N runs" while the database refuses: not written, said so; the preview stays and
+    queues once the database answers."""
+    lab = proxied.lab
+    at = open_page("queue")
+    at.text_area(key="grid.text").set_value("optimizer: [sgd, adam]")
+    at.button(key="grid.preview_button").click().run()
+    assert at.button(key="grid.queue").label == "Queue 2 runs"
+    proxied.refuse()
+    at.button(key="grid.queue").click().run()
+    assert not at.exception
+    assert _errors(at) == [proxied.banner]
+    assert any("Not written: queueing 2 runs" in w.value for w in at.warning)
+    proxied.allow()
+    at.run()
+    assert not at.exception and not _errors(at)
+    assert at.text_area(key="grid.text").value == "optimizer: [sgd, adam]"
+    with lab.database.read() as session:
+        assert len(list_runs(session)) == 5
+    at.button(key="grid.queue").click().run()
+    assert not at.exception
+    with lab.database.read() as session:
+        assert len(list_runs(session)) == 7

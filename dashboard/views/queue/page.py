@@ -16,7 +16,12 @@ from dashboard.views.queue.config_form import (
 from dashboard.views.queue.cost import form_notes, preset_buttons
 from dashboard.views.queue.preset import report_panel
 from dashboard.views.queue.recent import recent_runs
-from dashboard.views.queue.submit import batch_panel, preview_grid, submit_run
+from dashboard.views.queue.submit import (
+    batch_panel,
+    preview_grid,
+    queue_pressed_batch,
+    submit_run,
+)
 from settings import Settings
 
 settings = Settings.from_env()
@@ -42,7 +47,7 @@ elif url_param("clone") is not None:
     st.warning("`?clone=` needs a run id, e.g. `?clone=12`.", icon=":material/warning:")
 preset_buttons(dataset)
 submitted = render_config_form(form_defaults(defaults))
-# The action before the notes' reads: a press during a database outage reaches its write,
+# The actions before the page's reads: a press during a database outage reaches its write,
 # which names itself under the outage banner (the form's values are kept).
 if submitted.grid_text.strip() and submitted.action is not None:
     note = (
@@ -54,6 +59,7 @@ elif submitted.action == "queue":
     submit_run(database, submitted.values)
 elif submitted.action == "grid":
     st.warning("The grid box is empty: type `field: [value, value]` lines into it first.")
+queue_pressed_batch(database)
 with submitted.notes:
     form_notes(database, submitted.values)
 report_panel(dataset)
