@@ -81,9 +81,9 @@ def _answers(url: str) -> str | None:
     try:
         connect(url).check_connection()
     except Exception as error:
-        if not is_outage(error):
-            raise
-        return describe_unavailable(error)
+        if is_outage(error):
+            return describe_unavailable(error)
+        # It answers, with something else wrong (a schema to upgrade): the page says what.
     return None
 
 

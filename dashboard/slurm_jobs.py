@@ -8,6 +8,7 @@ run elsewhere), shown for copying rather than served.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
@@ -35,7 +36,10 @@ def job_state_text(job: SlurmJobRecord) -> str:
     return f"{words} on {job.node}" if job.node else words
 
 
-def job_colour(job: SlurmJobRecord) -> str:
+BadgeColour = Literal["gray", "blue", "green", "red"]
+
+
+def job_colour(job: SlurmJobRecord) -> BadgeColour:
     """A badge colour: grey while pending, blue running, green completed, red otherwise."""
     if job.active:
         return "blue" if job.state == RUNNING else "gray"

@@ -76,6 +76,7 @@ def test_only_unanswered_databases_count_as_outages() -> None:
     assert not is_outage(ValueError("boom"))
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("view", ["runs", "workers", "compare"])
 def test_outage_shows_one_banner_and_the_page_comes_back(proxied: ProxiedLab, view: str) -> None:
     """Refused connections give the banner naming host and port, then the page without a
@@ -93,6 +94,7 @@ def test_outage_shows_one_banner_and_the_page_comes_back(proxied: ProxiedLab, vi
     assert at.title
 
 
+@pytest.mark.postgres
 def test_a_page_opened_during_the_outage_waits_for_the_database(proxied: ProxiedLab) -> None:
     """A first visit while the database refuses (no engine yet) also gets the banner."""
     proxied.refuse()
@@ -104,6 +106,7 @@ def test_a_page_opened_during_the_outage_waits_for_the_database(proxied: Proxied
     assert not at.exception and at.title[0].value == "Runs"
 
 
+@pytest.mark.postgres
 def test_live_run_page_outage_shows_the_banner(proxied: ProxiedLab) -> None:
     """A running run's page is a live fragment: its outage still gives the page's banner."""
     at = open_page("run", id=str(proxied.lab.running))
@@ -118,6 +121,7 @@ def test_live_run_page_outage_shows_the_banner(proxied: ProxiedLab) -> None:
     assert at.title[0].value.startswith(f"Run {proxied.lab.running}")
 
 
+@pytest.mark.postgres
 def test_queue_press_during_outage_says_so_and_keeps_the_form(proxied: ProxiedLab) -> None:
     """Queue run while the database refuses: nothing is queued, the banner says the run was
     not written, the form keeps its values, and pressing again once it answers queues it."""
@@ -149,6 +153,7 @@ def test_queue_press_during_outage_says_so_and_keeps_the_form(proxied: ProxiedLa
     assert (newest.name, newest.epochs) == ("typed-during-outage", 9)
 
 
+@pytest.mark.postgres
 def test_batch_press_during_outage_keeps_the_preview(proxied: ProxiedLab) -> None:
     """"Queue N runs" while the database refuses: not written, said so; the preview stays and
     queues once the database answers."""
