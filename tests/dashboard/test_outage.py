@@ -155,8 +155,8 @@ def test_queue_press_during_outage_says_so_and_keeps_the_form(proxied: ProxiedLa
 
 @pytest.mark.postgres
 def test_batch_press_during_outage_keeps_the_preview(proxied: ProxiedLab) -> None:
-    """"Queue N runs" while the database refuses: not written, said so; the preview stays and
-    queues once the database answers."""
+    """The preview's Queue N runs while the database refuses: not written, said so; the
+    preview stays and queues once the database answers."""
     lab = proxied.lab
     at = open_page("queue")
     at.text_area(key="grid.text").set_value("optimizer: [sgd, adam]")
