@@ -45,6 +45,14 @@ def is_outage(error: BaseException) -> bool:
     return False
 
 
+def _cause(error: BaseException) -> str:
+    """The driver's one line, without "cannot connect to URL: " (the banner names the host)."""
+    text = describe_unavailable(error)
+    if text.startswith("cannot connect to ") and ": " in text:
+        return text.split(": ", 1)[1]
+    return text
+
+
 def database_location(url: str) -> str:
     """Where the database is, for people: `host:port` (or the SQLite file), never a password."""
     try:
@@ -82,7 +90,7 @@ def _answers(url: str) -> str | None:
         connect(url).check_connection()
     except Exception as error:
         if is_outage(error):
-            return describe_unavailable(error)
+            return _cause(error)
         # It answers, with something else wrong (a schema to upgrade): the page says what.
     return None
 
@@ -104,7 +112,7 @@ def run_page(page: Any, settings: Settings) -> None:
             raise
         drawn.empty()
         st.session_state[_CHECKED] = time.monotonic()
-        _banner(url, describe_unavailable(error))
+        _banner(url, _cause(error))
 
 
 def _recovered() -> None:
@@ -163,7 +171,7 @@ def live(run_every: float) -> Callable[[Callable[P, None]], Callable[P, None]]:
             except Exception as error:
                 if not is_outage(error):
                     raise
-                st.session_state[_OUTAGE] = describe_unavailable(error)
+                st.session_state[_OUTAGE] = _cause(error)
                 st.rerun(scope="app")
 
         return st.fragment(run_every=run_every)(guarded)

@@ -177,3 +177,13 @@ def test_batch_press_during_outage_keeps_the_preview(proxied: ProxiedLab) -> Non
     assert not at.exception
     with lab.database.read() as session:
         assert len(list_runs(session)) == 7
+
+
+@pytest.mark.postgres
+def test_banner_caption_gives_the_drivers_reason_once(proxied: ProxiedLab) -> None:
+    """Under the banner: the driver's reason, without the URL again (the banner has the host)."""
+    proxied.refuse()
+    at = open_page("runs")
+    [caption] = [c.value for c in at.caption if "comes back by itself" in c.value]
+    assert "cannot connect to" not in caption and "postgresql" not in caption
+    assert str(proxied.proxy.port) in caption  # libpq names the server it could not reach
