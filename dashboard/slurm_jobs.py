@@ -106,7 +106,7 @@ def slurm_jobs_table(jobs: pd.DataFrame, *, key: str) -> None:
         placeholder=MISSING,
         column_config={
             "job": st.column_config.TextColumn("Slurm job", width="small"),
-            "state": st.column_config.TextColumn("state", width="medium"),
+            "state": st.column_config.TextColumn("state", width="large"),
             "run": st.column_config.LinkColumn("run", display_text=RUN_LINK_TEXT, width="small"),
             "attempt": st.column_config.NumberColumn("attempt", format="%d", width="small"),
             "exit_code": st.column_config.TextColumn("exit", width="small"),

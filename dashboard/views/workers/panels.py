@@ -98,7 +98,7 @@ def slurm_panel(database: Database) -> None:
         error = dispatch_error(dispatcher)
         if dispatcher.alive and error:
             st.error(
-                f"Dispatcher {dispatcher.name} holds submissions: sbatch says {error}",
+                f"Dispatcher {dispatcher.name} holds submissions: {error}",
                 icon=":material/error:",
             )
     if dispatchers:
