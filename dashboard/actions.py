@@ -3,6 +3,7 @@ extend searches, save reports.
 
 It never trains; workers do. Each action is one short write transaction, then the cached reads
 it changed are cleared so the page shows the change on this rerun rather than after the TTL.
+A write the database did not answer is named under the outage banner (`outage.writing`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from dashboard.auth import writes_allowed
+from dashboard.outage import writing
 from dashboard.queries import clear_run_caches, fetch_reports
+from db.artifact_store import ArtifactStore, remove_run
 from db.models import RunStatus
-from db.queue import cancel_run, delete_run, enqueue_many
+from db.queue import cancel_run, enqueue_many
 from db.queue import rerun as queue_rerun
 from db.reports import save_report
 from db.searches import StudyCancel, cancel_study
@@ -32,7 +35,8 @@ def _check_access() -> None:
 def queue_configs(database: Database, configs: Sequence[ExperimentConfig]) -> list[int]:
     """Queue validated configs in one transaction (all or none); returns the new run ids."""
     _check_access()
-    with database.begin() as session:
+    count = len(configs)
+    with writing(f"queueing {count} run{'' if count == 1 else 's'}"), database.begin() as session:
         ids = enqueue_many(session, [config.to_new_run() for config in configs])
     clear_run_caches()
     return ids
@@ -41,7 +45,7 @@ def queue_configs(database: Database, configs: Sequence[ExperimentConfig]) -> li
 def cancel(database: Database, run_id: int) -> RunStatus | None:
     """Cancel a queued run now, or ask a running run's worker to stop at its next check."""
     _check_access()
-    with database.begin() as session:
+    with writing(f"cancelling run {run_id}"), database.begin() as session:
         status = cancel_run(session, run_id)
     clear_run_caches()
     return status
@@ -61,17 +65,17 @@ def cancel_message(run_id: int, status: RunStatus | None) -> str:
 def rerun(database: Database, run_id: int) -> int | None:
     """Queue a copy of a finished, failed or cancelled run; returns the new run's id."""
     _check_access()
-    with database.begin() as session:
+    with writing(f"re-running run {run_id}"), database.begin() as session:
         new_id = queue_rerun(session, run_id)
     clear_run_caches()
     return new_id
 
 
-def delete(database: Database, run_id: int) -> bool:
-    """Delete a run that is not running, with everything stored for it."""
+def delete(database: Database, store: ArtifactStore, run_id: int) -> bool:
+    """Delete a run that is not running, with its rows and then its artifacts in `store`."""
     _check_access()
-    with database.begin() as session:
-        deleted = delete_run(session, run_id)
+    with writing(f"deleting run {run_id}"):
+        deleted = remove_run(database, store, run_id)
     clear_run_caches()
     return deleted
 
@@ -114,7 +118,7 @@ def store_report(
     figures: dict[str, Any],
 ) -> str:
     """Write one report (a short transaction) and forget the cached list; returns its id."""
-    with database.begin() as session:
+    with writing(f"saving the report {title!r}"), database.begin() as session:
         report_id = save_report(
             session, title=title, note=note, kind=kind, state=state, figures=figures
         )

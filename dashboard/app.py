@@ -16,6 +16,8 @@ import streamlit as st  # noqa: E402
 
 from dashboard.auth import account_sidebar, require_viewer  # noqa: E402
 from dashboard.nav import sections  # noqa: E402
+from dashboard.outage import run_page  # noqa: E402
+from settings import Settings  # noqa: E402
 from tf_logging import quiet_tensorflow  # noqa: E402
 
 quiet_tensorflow()  # Predict and the augmentation preview import TensorFlow on first use
@@ -23,4 +25,4 @@ st.set_page_config(page_title="Weather Lab", page_icon=":material/cloud:", layou
 page = st.navigation(sections())
 account_sidebar()
 require_viewer()
-page.run()
+run_page(page, Settings.from_env())  # a database outage shows a banner instead

@@ -27,8 +27,9 @@ from dashboard.frames import (
     step_table_frame,
 )
 from dashboard.text import run_label
-from db.artifacts import load_artifact, load_artifact_meta
-from db.entities import RunRecord
+from db.artifact_store import ArtifactStore
+from db.artifacts import artifact_pointer, load_artifact, load_artifact_meta
+from db.entities import ArtifactPointer, RunRecord, SlurmDispatcherRecord, SlurmJobRecord
 from db.evaluation import load_predictions, load_thumbnails
 from db.metrics import (
     CURVE_METRICS,
@@ -43,6 +44,7 @@ from db.reports import ReportRecord, get_report, list_reports
 from db.runs import get_run, list_runs, list_studies, run_table, runs_with_model
 from db.searches import TrialLink, list_searches, search_progress, trial_link
 from db.session import Database
+from db.slurm import jobs_for_run, jobs_for_workers, list_dispatchers, recent_jobs
 from db.workers import list_attempts, list_workers
 from experiment.metrics import ordered
 from experiment.search_views import SearchView, read_search_view
@@ -194,10 +196,22 @@ def fetch_model_meta(database: Database, run_id: int) -> dict[str, Any] | None:
         return load_artifact_meta(session, run_id, ArtifactKind.MODEL)
 
 
-def model_bytes(database: Database, run_id: int) -> bytes:
-    """The run's .keras file, checksum-verified (not cached: read once per download)."""
+@st.cache_data(ttl=10, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_model_pointer(database: Database, run_id: int) -> ArtifactPointer | None:
+    """Where the run's model is stored, its size and sha256 (no bytes); None if it has none."""
     with database.read() as session:
-        artifact = load_artifact(session, run_id, ArtifactKind.MODEL)
+        return artifact_pointer(session, run_id, ArtifactKind.MODEL)
+
+
+def model_bytes(database: Database, store: ArtifactStore, run_id: int) -> bytes:
+    """The run's .keras file from its store, checksum-verified (not cached: read per download).
+
+    Raises:
+        ArtifactUnavailable: the bytes are not in their store (or it is not configured here).
+        ArtifactIntegrityError: they no longer match their sha256.
+    """
+    with database.read() as session:
+        artifact = load_artifact(session, run_id, ArtifactKind.MODEL, store)
     if artifact is None:
         raise LookupError(f"run {run_id} stored no model")
     return artifact.data
@@ -235,6 +249,7 @@ def fetch_workers(database: Database) -> pd.DataFrame:
         workers = list_workers(session, WORKER_GRACE)
     rows = [
         {
+            "id": w.id,
             "name": w.name,
             "host": w.host,
             "pid": w.pid,
@@ -247,7 +262,8 @@ def fetch_workers(database: Database) -> pd.DataFrame:
         for w in workers
     ]
     columns = [
-        "name", "host", "pid", "device", "status", "started_at", "heartbeat_at", "current_run_id",
+        "id", "name", "host", "pid", "device", "status", "started_at", "heartbeat_at",
+        "current_run_id",
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     for column in ("started_at", "heartbeat_at"):
@@ -357,3 +373,36 @@ def fetch_trial_link(database: Database, run_id: int) -> TrialLink | None:
     """The search a run is a trial of ("trial 7 of lr-search"); None outside any search."""
     with database.read() as session:
         return trial_link(session, run_id)
+
+
+# Slurm: what the dispatcher and the workers in jobs recorded (db/slurm.py). The dispatcher
+# follows its jobs every few seconds, so these change about as often as workers' rows.
+DISPATCHER_GRACE = timedelta(seconds=120)  # as `python -m trainer slurm jobs` judges them
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_run_jobs(database: Database, run_id: int) -> list[SlurmJobRecord]:
+    """The Slurm jobs that trained this run, one per attempt (none outside Slurm)."""
+    with database.read() as session:
+        return jobs_for_run(session, run_id)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_recent_jobs(database: Database, limit: int = 50) -> list[SlurmJobRecord]:
+    """Pending and running jobs, then the most recently ended."""
+    with database.read() as session:
+        return recent_jobs(session, limit=limit)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_worker_jobs(database: Database, worker_ids: tuple[int, ...]) -> dict[int, SlurmJobRecord]:
+    """The Slurm job each worker runs in, by worker id (workers outside Slurm are absent)."""
+    with database.read() as session:
+        return jobs_for_workers(session, worker_ids)
+
+
+@st.cache_data(ttl=2, show_spinner=False, hash_funcs=HASH_FUNCS)
+def fetch_dispatchers(database: Database) -> list[SlurmDispatcherRecord]:
+    """Every Slurm dispatcher, newest first, alive if it heartbeated within the grace."""
+    with database.read() as session:
+        return list_dispatchers(session, DISPATCHER_GRACE)

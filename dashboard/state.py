@@ -13,12 +13,12 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from db.migrate import SchemaMismatch, check_schema
-from db.session import Database, DatabaseUnavailable, DatabaseUrlError
+from db.session import Database, DatabaseUrlError
 from settings import Settings
 
 
 @st.cache_resource(show_spinner=False)
-def _connect(url: str) -> Database:
+def connect(url: str) -> Database:
     """One engine per URL for the whole server; failures are not cached, so a fix is picked up."""
     database = Database(url)
     try:
@@ -31,18 +31,16 @@ def _connect(url: str) -> Database:
 
 
 def require_database(settings: Settings | None = None) -> Database:
-    """The lab's database, or one `st.error` saying how to fix it and the page stops."""
+    """The lab's database, or one `st.error` saying how to fix it and the page stops.
+
+    A database that does not answer raises `DatabaseUnavailable` on to `outage.run_page`,
+    whose banner waits for it.
+    """
     settings = settings or Settings.from_env()
     try:
-        return _connect(settings.database_url)
+        return connect(settings.database_url)
     except DatabaseUrlError as error:
         st.error(f"DATABASE_URL cannot be used: {error}", icon=":material/database:")
-    except DatabaseUnavailable as error:
-        st.error(
-            f"{error}. Check that the database is running and DATABASE_URL names it, "
-            "then reload this page.",
-            icon=":material/database:",
-        )
     except SchemaMismatch as error:
         st.error(f"The database is not ready: {error}.", icon=":material/database:")
     st.stop()  # ends this script run: the page shows the one error above and nothing else

@@ -324,7 +324,8 @@ def test_a_run_page_opened_while_queued_follows_the_run_to_its_end(
     epochs = page.get_by_test_id("stMetric").filter(has_text="epochs done")
     expect(epochs.get_by_test_id("stMetricValue")).to_have_text("3/3")
     expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
-    expect(page.get_by_role("button", name="Download model (.keras)")).to_be_visible()
+    download = re.compile(r"Download model \(\.keras, [\d.]+ (kB|MB|GB|bytes)\)")
+    expect(page.get_by_role("button", name=download)).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Stop reason: completed"))).to_be_visible()
     assert page.evaluate("() => window.sameLoad === true"), "the page reloaded"
     assert run_status(live_lab, busy) == "succeeded"

@@ -22,6 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import knobs
+from dashboard.outage import live
 from dashboard.queries import fetch_curves, fetch_runs_by_ids
 from dashboard.report_button import save_report_button
 from dashboard.state import share_path
@@ -237,4 +238,4 @@ def views(
 
 # The same views, refreshing every few seconds while a selected run is queued or training;
 # only this fragment reruns, so selections, widgets and the chart's zoom stay as they are.
-live_views = st.fragment(run_every=LIVE_SECONDS)(views)
+live_views = live(run_every=LIVE_SECONDS)(views)

@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.queries import HASH_FUNCS, fetch_all_thumbnails, fetch_model_meta
+from dashboard.artifacts import artifact_store, store_name
+from dashboard.queries import (
+    HASH_FUNCS,
+    fetch_all_thumbnails,
+    fetch_model_meta,
+    fetch_model_pointer,
+)
 from dashboard.text import custom_layers_note, md_escape
 from dashboard.views.predict.confidence import (
     Reference,
@@ -27,6 +33,7 @@ from dashboard.views.predict.confidence import (
 )
 from dashboard.views.predict.figures import top_k, top_k_figure
 from dashboard.views.predict.gradcam_view import overlay_on_photo, photo_pixels
+from db.artifact_store import ArtifactStore, ArtifactStoreError
 from db.artifacts import ArtifactIntegrityError
 from db.session import Database
 
@@ -85,11 +92,12 @@ def training_reference(database: Database, run_id: int) -> Reference | None:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…", hash_funcs=HASH_FUNCS)
-def load_model(database: Database, run_id: int) -> LoadedModel:
-    """The run's model, loaded once per server for every session (keyed by run id)."""
+def load_model(database: Database, run_id: int, _store: ArtifactStore) -> LoadedModel:
+    """The run's model from its store, sha256-checked, loaded once per server for every
+    session (keyed by run id; the server has one store)."""
     from trainer.predict import load_run_model
 
-    return load_run_model(database, run_id)
+    return load_run_model(database, run_id, _store)
 
 
 _CODE = ":material/code_off:"
@@ -144,10 +152,14 @@ def answer(loaded: LoadedModel, uploads: Sequence[Upload], explain: bool) -> Run
 
 @st.cache_data(max_entries=16, show_spinner="Predicting…", hash_funcs=HASH_FUNCS)
 def run_answers(
-    database: Database, run_id: int, uploads: tuple[Upload, ...], explain: bool
+    database: Database,
+    run_id: int,
+    uploads: tuple[Upload, ...],
+    explain: bool,
+    _store: ArtifactStore,
 ) -> RunAnswers:
     """`answer` for a run's model, cached per run and uploaded bytes (reruns are instant)."""
-    return answer(load_model(database, run_id), uploads, explain)
+    return answer(load_model(database, run_id, _store), uploads, explain)
 
 
 def show_predictions(
@@ -162,9 +174,14 @@ def show_predictions(
 ) -> None:
     """Per image: the photo, then each run's verdict, heatmap and top-k classes side by side.
 
-    A run whose model cannot be used gets one error; so does each file that is not an image,
-    and the other files are still predicted.
+    A run whose model cannot be used gets one error naming the run and where its model is
+    stored; so does each file that is not an image, and the other files are still predicted.
     """
+    try:
+        store = artifact_store(database)
+    except ArtifactStoreError as error:
+        st.error(f"Models cannot be loaded: {md_escape(str(error))}", icon=":material/error:")
+        return
     answers: dict[int, RunAnswers] = {}
     for run_id in run_ids:
         try:
@@ -172,14 +189,19 @@ def show_predictions(
             if custom:
                 st.warning(f"Run {run_id}: {custom_layers_note(run_id, custom)}", icon=_CODE)
                 continue
-            answers[run_id] = run_answers(database, run_id, tuple(uploads), explain)
-        except (ArtifactIntegrityError, LookupError) as error:  # LookupError: ModelNotAvailable
-            # ModelNeedsUserCode (a model stored before its custom layers were recorded).
+            answers[run_id] = run_answers(database, run_id, tuple(uploads), explain, store)
+        except (ArtifactIntegrityError, LookupError, OSError) as error:
+            # LookupError: ModelNotAvailable, ArtifactUnavailable, ModelNeedsUserCode (a model
+            # stored before its custom layers were recorded); OSError: the store's own.
             found = getattr(error, "custom_objects", None)
             if found:
                 st.warning(f"Run {run_id}: {custom_layers_note(run_id, found)}", icon=_CODE)
-            else:
-                st.error(f"Run {run_id}: {md_escape(str(error))}", icon=":material/error:")
+                continue
+            where = store_name(fetch_model_pointer(database, run_id), store)
+            st.error(
+                f"Run {run_id}, model in {md_escape(where)}: {md_escape(str(error))}",
+                icon=":material/error:",
+            )
     if not answers:
         return
     errors = next(iter(answers.values())).errors

@@ -17,7 +17,12 @@ from dashboard.views.queue.cost import form_notes, preset_buttons
 from dashboard.views.queue.preset import report_panel
 from dashboard.views.queue.recent import recent_runs
 from dashboard.views.queue.search_box import preview_search, search_panel
-from dashboard.views.queue.submit import batch_panel, preview_grid, submit_run
+from dashboard.views.queue.submit import (
+    batch_panel,
+    preview_grid,
+    queue_pressed_batch,
+    submit_run,
+)
 from db.models import RunSource
 from experiment.foreign import clone_fields
 from settings import Settings
@@ -54,8 +59,8 @@ elif url_param("clone") is not None:
     st.warning("`?clone=` needs a run id, e.g. `?clone=12`.", icon=":material/warning:")
 preset_buttons(dataset)
 submitted = render_config_form(form_defaults(defaults))
-with submitted.notes:
-    form_notes(database, submitted.values)
+# The actions before the page's reads: a press during a database outage reaches its write,
+# which names itself under the outage banner (the form's values are kept).
 grid, search = submitted.grid_text.strip(), submitted.search_text.strip()
 if grid and search and submitted.action is not None:
     st.error(
@@ -85,6 +90,9 @@ elif submitted.action == "search":
         "The search box is empty: paste a search file or a `search:` section into it first "
         "(the box's placeholder is an example)."
     )
+queue_pressed_batch(database)
+with submitted.notes:
+    form_notes(database, submitted.values)
 report_panel(dataset)
 batch_panel(database)  # after both sources of a batch: the form's grid and the report's study
 search_panel(database)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard.actions import cancel, cancel_message
 from dashboard.auth import can_write
+from dashboard.outage import live
 from dashboard.queries import fetch_runs
 from dashboard.tables import column_config, pick
 from dashboard.text import MISSING, run_links
@@ -19,7 +20,7 @@ RECENT_LIMIT = 25
 CANCELLED = "cancel.message"  # session_state: what the last cancel did, shown until replaced
 
 
-@st.fragment(run_every=2)
+@live(run_every=2)
 def recent_runs(database: Database) -> None:
     """The newest runs, refreshed every 2 s without rerunning (or resetting) the form above."""
     st.subheader("Recent runs")

@@ -29,6 +29,7 @@ from experiment.estimate import PlannedRun, duration_text, plan, total_text
 PENDING = "queue.pending"  # session_state: the previewed batch, until queued or replaced
 SEARCH_PENDING = "queue.search_pending"  # the previewed search (search_box.py): one preview
 QUEUED = "queue.queued"  # session_state: what the last queue action did, shown once
+QUEUE_BATCH = "grid.queue"  # the preview's "Queue N runs" button
 
 
 def submit_run(database: Database, values: Mapping[str, Any]) -> None:
@@ -72,6 +73,25 @@ def plan_batch(database: Database, configs: list[ExperimentConfig]) -> list[Plan
     return plan(configs, existing, fetch_run_timings(database))
 
 
+def queue_pressed_batch(database: Database) -> None:
+    """If the preview's "Queue N runs" was pressed, queue the batch and say so on the next run.
+
+    The page calls this before its reads (the button is drawn later, by `batch_panel`), so
+    during a database outage this write is what fails, and it says so under the banner; the
+    preview is kept for another press.
+    """
+    pending = st.session_state.get(PENDING)
+    if not pending or not st.session_state.get(QUEUE_BATCH) or not can_write("queue runs"):
+        return
+    configs = [parse_config(config) for config in pending["configs"]]
+    ids = queue_configs(database, configs)
+    del st.session_state[PENDING]
+    study = configs[0].study
+    where = f" as study `{study}`" if study else ""
+    st.session_state[QUEUED] = f"Queued {id_span(ids)}{where}."
+    st.rerun()
+
+
 def batch_panel(database: Database) -> None:
     """The previewed batch: its runs, repeats and estimate, and the button that queues it."""
     done = st.session_state.pop(QUEUED, None)
@@ -100,15 +120,7 @@ def batch_panel(database: Database) -> None:
             "their start-up and evaluation time; early stopping can end runs sooner."
         )
         queue, discard = st.columns([1, 4], vertical_alignment="center")
-        if queue.button(f"Queue {count} runs", type="primary", key="grid.queue"):
-            if not can_write("queue runs"):
-                return
-            ids = queue_configs(database, configs)
-            del st.session_state[PENDING]
-            study = configs[0].study
-            where = f" as study `{study}`" if study else ""
-            st.session_state[QUEUED] = f"Queued {id_span(ids)}{where}."
-            st.rerun()
+        queue.button(f"Queue {count} runs", type="primary", key=QUEUE_BATCH)  # see above
         if discard.button("Discard preview", key="grid.discard"):
             del st.session_state[PENDING]
             st.rerun()

@@ -1,11 +1,12 @@
-"""The Run page's Details tab: config, environment, times and every attempt."""
+"""The Run page's Details tab: config, environment, times, every attempt and its Slurm job."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.queries import fetch_attempts
+from dashboard.queries import fetch_attempts, fetch_run_jobs
+from dashboard.slurm_jobs import jobs_frame, slurm_jobs_table
 from dashboard.tables import attempts_table
 from dashboard.text import MISSING
 from db.entities import RunRecord
@@ -56,3 +57,8 @@ def details_panel(database: Database, run: RunRecord) -> None:
     if run.source is RunSource.QUEUED:
         st.subheader("Attempts")
         attempts_table(fetch_attempts(database, (run.id,)), key="run.attempts")
+    jobs = fetch_run_jobs(database, run.id)
+    if jobs:
+        st.subheader("Slurm jobs")
+        st.caption("The job of each attempt; log files are on the cluster's disk.")
+        slurm_jobs_table(jobs_frame(jobs).drop(columns=["run"]), key="run.slurm_jobs")

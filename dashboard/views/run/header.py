@@ -9,11 +9,15 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.actions import cancel, cancel_message, delete, rerun
+from dashboard.artifacts import artifact_store, store_name
 from dashboard.auth import can_write
 from dashboard.nav import COMPARE_PAGE, PREDICT_PAGE, QUEUE_PAGE, RUNS_PAGE
-from dashboard.queries import fetch_model_meta, model_bytes
+from dashboard.queries import fetch_model_meta, fetch_model_pointer, fetch_run_jobs, model_bytes
+from dashboard.slurm_jobs import job_colour, job_state_text
 from dashboard.text import MISSING, fraction, md_escape, run_anchor, search_anchor, stop_text
-from db.entities import RunRecord
+from data.memory import format_bytes
+from db.artifact_store import ArtifactStoreError
+from db.entities import ArtifactPointer, RunRecord
 from db.models import RunSource, RunStatus
 from db.searches import TrialLink
 from db.session import Database
@@ -84,6 +88,38 @@ def can_clone(run: RunRecord) -> bool:
     return run.source is RunSource.QUEUED or clone_fields(run.config) is not None
 
 
+# How the worker fed the run its images (trainer/inputs.py records it in the environment).
+PIPELINES = {
+    "memory": ("images in memory", ":material/memory:"),
+    "disk": ("images from decoded files", ":material/save:"),
+    "stream": ("images streamed from disk", ":material/stream:"),
+}
+
+
+def run_badges(database: Database, run: RunRecord) -> None:
+    """Badges for how the run was fed its images and, under Slurm, its job's state."""
+    environment = run.environment or {}
+    pipeline = PIPELINES.get(str(environment.get("input_pipeline")))
+    jobs = fetch_run_jobs(database, run.id)
+    if pipeline is None and not jobs:
+        return
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        if pipeline is not None:
+            label, icon = pipeline
+            reason = environment.get("input_pipeline_reason")
+            st.badge(label, icon=icon, color="violet", help=str(reason) if reason else None)
+        if jobs:
+            job = jobs[-1]  # the latest attempt's
+            st.badge(
+                f"Slurm job {job.job_id}: {job_state_text(job)}",
+                icon=":material/dns:",
+                color=job_colour(job),
+                help=f"Log: {job.log_path}" if job.log_path else None,
+            )
+            if job.log_path:
+                st.caption(f"log `{job.log_path}`")
+
+
 def _last_action(run: RunRecord) -> None:
     """What the user's last action on this run did, until the page shows another run."""
     message = st.session_state.get(MESSAGE)
@@ -97,17 +133,10 @@ def _tell(run_id: int, message: str) -> None:
 
 def links_and_actions(database: Database, run: RunRecord) -> None:
     """Download the model, predict with it, open it in Compare (in the caller's container)."""
-    meta = fetch_model_meta(database, run.id) if run.status.value == "succeeded" else None
-    if meta is not None:
-        st.download_button(
-            "Download model (.keras)",
-            data=lambda: model_bytes(database, run.id),  # read from the database on click
-            file_name=f"run-{run.id}.keras",  # ours, never from user input
-            mime="application/octet-stream",
-            icon=":material/download:",
-            on_click="ignore",
-            key="run.download",
-        )
+    pointer = fetch_model_pointer(database, run.id) if run.status.value == "succeeded" else None
+    if pointer is not None:
+        download_model(database, pointer)
+        meta = fetch_model_meta(database, run.id) or {}
         if not meta.get("custom_objects"):  # custom layers: the page says why not
             st.page_link(
                 PREDICT_PAGE,
@@ -131,6 +160,26 @@ def links_and_actions(database: Database, run: RunRecord) -> None:
     run_controls(database, run)
 
 
+def download_model(database: Database, pointer: ArtifactPointer) -> None:
+    """The model's bytes, read from its store and sha256-checked when the button is clicked."""
+    try:
+        store = artifact_store(database)
+    except ArtifactStoreError as error:
+        st.warning(f"No model download: {error}", icon=":material/warning:")
+        return
+    run_id = pointer.run_id
+    st.download_button(
+        f"Download model (.keras, {format_bytes(pointer.size_bytes)})",
+        data=lambda: model_bytes(database, store, run_id),  # read from the store on click
+        file_name=f"run-{run_id}.keras",  # ours, never from user input
+        mime="application/octet-stream",
+        icon=":material/download:",
+        on_click="ignore",
+        help=f"From {store_name(pointer, store)}; sha256 {pointer.sha256}",
+        key="run.download",
+    )
+
+
 def run_controls(database: Database, run: RunRecord) -> None:
     """Cancel, re-run or delete the run (team mode: signed-in users only). Only the lab's own
     runs are cancelled or re-run: a script trains itself, an import is a record."""
@@ -152,5 +201,15 @@ def run_controls(database: Database, run: RunRecord) -> None:
             st.write(f"Delete run {run.id} with its curves, model and verdicts? No undo.")
             clicked = st.button("Delete for good", type="primary", key="run.delete")
             if clicked and can_write("delete runs"):
-                delete(database, run.id)
+                try:
+                    delete(database, artifact_store(database), run.id)
+                except ArtifactStoreError as error:
+                    st.error(f"Run {run.id} was not deleted: {error}", icon=":material/error:")
+                    return
+                except OSError as error:  # the rows are gone; the store kept some files
+                    st.warning(
+                        f"Run {run.id} was deleted, but not all of its artifact files: {error}",
+                        icon=":material/warning:",
+                    )
+                    return
                 st.switch_page(RUNS_PAGE)

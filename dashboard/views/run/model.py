@@ -1,5 +1,6 @@
 """The Run page's Model tab: how the model was set up (architecture, weights, freezing,
-fine-tuning), its parameters in each training phase, and the stored model's layers."""
+fine-tuning), its parameters in each training phase, where the model is stored, and its
+layers."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.queries import fetch_model_meta
+from dashboard.artifacts import artifact_store, store_name
+from dashboard.queries import fetch_model_meta, fetch_model_pointer
 from dashboard.text import MISSING, custom_layers_note, md_escape
 from dashboard.views.run.figures import PHASE_NAMES
+from data.memory import format_bytes
+from db.artifact_store import ArtifactStoreError
 from db.artifacts import ArtifactIntegrityError
 from db.entities import RunRecord, TrainingPhase
 from db.session import Database
@@ -42,6 +46,7 @@ def model_panel(database: Database, run: RunRecord) -> None:
     if meta is None:
         st.caption("This run stored no model.")
         return
+    stored_where(database, run.id)
     summary: dict[str, Any] = dict(meta.get("summary") or {})
     st.caption(
         f"{md_escape(str(summary.get('name', 'model')))}: "
@@ -114,6 +119,23 @@ def phases_table(phases: tuple[TrainingPhase, ...]) -> pd.DataFrame:
     ]
     columns = ["from epoch", "phase", "trainable", "total", "learning rate", "unfrozen layers"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def stored_where(database: Database, run_id: int) -> None:
+    """Which store holds the model, its key there, size and sha256 (what every load checks)."""
+    pointer = fetch_model_pointer(database, run_id)
+    if pointer is None:
+        return
+    try:
+        where = store_name(pointer, artifact_store(database))
+    except ArtifactStoreError as error:
+        where = store_name(pointer, None)
+        st.warning(str(error), icon=":material/warning:")
+    st.caption(
+        f"Stored in {md_escape(where)} as `{pointer.location}` · "
+        f"{format_bytes(pointer.size_bytes)} ({pointer.size_bytes:,} bytes) · "
+        f"sha256 `{pointer.sha256}`"
+    )
 
 
 def layers_table(summary: dict[str, Any]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.frames import runs_frame
+from dashboard.outage import live
 from dashboard.queries import fetch_model_meta, fetch_run, fetch_trial_link
 from dashboard.report_button import save_report_button
 from dashboard.state import share_path, url_param
@@ -19,7 +20,7 @@ from dashboard.views.run.curves import curves_panel
 from dashboard.views.run.details import details_panel
 from dashboard.views.run.evaluation import evaluation_panel
 from dashboard.views.run.figures import Figures
-from dashboard.views.run.header import links_and_actions, run_header
+from dashboard.views.run.header import links_and_actions, run_badges, run_header
 from dashboard.views.run.model import custom_layers_warning, model_panel
 from dashboard.views.run.versus import versus_ids, versus_panel
 from db.entities import RunRecord
@@ -36,6 +37,7 @@ def run_view(
     """Header, links and actions, the open tab, "Save as report" and the share link;
     `directions`: which way metrics improve (the server's settings)."""
     run_header(run, fetch_trial_link(database, run.id) if run.search_id is not None else None)
+    run_badges(database, run)
     # Links now; "Save as report" joins this row at the end, once the figures are drawn.
     actions = st.container(horizontal=True, vertical_alignment="center", gap="medium")
     with actions:
@@ -80,7 +82,7 @@ def run_view(
     st.caption(f"Share this view: `{share_path('run')}`")
 
 
-@st.fragment(run_every=LIVE_SECONDS)
+@live(run_every=LIVE_SECONDS)
 def live_run_view(
     database: Database, run_id: int, directions: MetricDirections | None = None
 ) -> None:

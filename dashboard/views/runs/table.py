@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.nav import COMPARE_PAGE
+from dashboard.outage import live
 from dashboard.queries import fetch_runs
 from dashboard.run_filter import RunFilter
 from dashboard.run_select import selection_table
@@ -68,7 +69,7 @@ def _actions(selected: list[int], hidden: int, matching: int, run_filter: RunFil
 
 # The same table, refreshing itself while a listed run is queued or training; only this
 # fragment reruns, so the filters, the selection and the scroll position stay.
-live_runs_table = st.fragment(run_every=LIVE_SECONDS)(runs_table)
+live_runs_table = live(run_every=LIVE_SECONDS)(runs_table)
 
 
 # How each run did comes first, so a 1400 px window shows it without scrolling sideways.

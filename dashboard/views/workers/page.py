@@ -1,4 +1,5 @@
-"""Workers: who is alive and on which epoch, the queue with estimated starts, and attempts.
+"""Workers: who is alive and on which epoch, the queue with estimated starts, attempts, and
+Slurm's dispatchers and jobs when the lab runs on a cluster.
 
 Refreshes itself every 3 s; nothing here writes.
 """

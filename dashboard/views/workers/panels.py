@@ -1,5 +1,6 @@
-"""The Workers page's panels: who is alive and doing what, the queue with estimated starts, and
-the attempts of runs that needed more than one worker (or are waiting for one)."""
+"""The Workers page's panels: who is alive and doing what, the queue with estimated starts, the
+attempts of runs that needed more than one worker (or are waiting for one), and under Slurm the
+dispatchers and their jobs."""
 
 from __future__ import annotations
 
@@ -9,22 +10,34 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard.outage import live
 from dashboard.queries import (
     fetch_active_runs,
     fetch_attempts,
+    fetch_dispatchers,
     fetch_epoch_seconds,
+    fetch_recent_jobs,
     fetch_recent_runs,
     fetch_run_timings,
+    fetch_worker_jobs,
     fetch_workers,
+)
+from dashboard.slurm_jobs import (
+    dispatch_error,
+    dispatchers_frame,
+    job_state_text,
+    jobs_frame,
+    slurm_jobs_table,
 )
 from dashboard.tables import attempts_table
 from dashboard.text import MISSING, RUN_LINK_TEXT, run_link
 from dashboard.views.workers.schedule import humanise_seconds, plan_queue
-from db.entities import RunRecord
+from db.entities import RunRecord, SlurmJobRecord
 from db.models import RunStatus
 from db.session import Database
 
 RECENT_RUNS = 50
+RECENT_JOBS = 50
 LINK_COLUMN = st.column_config.LinkColumn
 
 
@@ -38,13 +51,16 @@ def workers_panel(database: Database, runs: dict[int, RunRecord]) -> int:
         )
         return 0
     now = datetime.now(UTC)
+    jobs = fetch_worker_jobs(database, tuple(int(i) for i in workers["id"]))
     table = workers.assign(
         silent_s=(now - workers["heartbeat_at"]).dt.total_seconds().round(),
         run=workers["current_run_id"].map(run_link),
         run_name=workers["current_run_id"].map(lambda i: _run_name(runs, i)),
         epoch=workers["current_run_id"].map(lambda i: _epoch_text(runs, i)),
+        slurm_job=workers["id"].map(lambda i: _job_text(jobs.get(int(i)))),
     ).drop(columns=["current_run_id"])
     order = ["name", "status", "run", "run_name", "epoch", "device", "host", "pid"]
+    order += ["slurm_job"] if jobs else []
     table = table[[*order, "heartbeat_at", "silent_s", "started_at"]]
     st.dataframe(
         table,
@@ -60,10 +76,55 @@ def workers_panel(database: Database, runs: dict[int, RunRecord]) -> int:
             "run": LINK_COLUMN("current run", display_text=RUN_LINK_TEXT),
             "run_name": st.column_config.TextColumn("run name"),
             "epoch": st.column_config.TextColumn("epoch"),
+            "slurm_job": st.column_config.TextColumn("Slurm job"),
         },
         key="workers.table",
     )
     return int((workers["status"] == "alive").sum())
+
+
+def _job_text(job: SlurmJobRecord | None) -> str | None:
+    return None if job is None else f"{job.job_id}: {job_state_text(job)}"
+
+
+def slurm_panel(database: Database) -> None:
+    """Dispatchers (and why submissions are held) and recent jobs; nothing outside Slurm."""
+    dispatchers = fetch_dispatchers(database)
+    jobs = fetch_recent_jobs(database, RECENT_JOBS)
+    if not dispatchers and not jobs:
+        return
+    st.subheader("Slurm")
+    for dispatcher in dispatchers:
+        error = dispatch_error(dispatcher)
+        if dispatcher.alive and error:
+            st.error(
+                f"Dispatcher {dispatcher.name} holds submissions: {error}",
+                icon=":material/error:",
+            )
+    if dispatchers:
+        st.dataframe(
+            dispatchers_frame(dispatchers),
+            hide_index=True,
+            placeholder=MISSING,
+            column_config={
+                "pid": st.column_config.NumberColumn(format="%d"),
+                "max_jobs": st.column_config.NumberColumn("max jobs", format="%d"),
+                "heartbeat_at": st.column_config.DatetimeColumn(
+                    "last heartbeat", format="YYYY-MM-DD HH:mm:ss"
+                ),
+                "error": st.column_config.TextColumn("sbatch error", width="large"),
+            },
+            key="workers.dispatchers",
+        )
+    else:
+        st.caption("No dispatcher has run; these jobs were submitted by hand.")
+    if jobs:
+        table = jobs_frame(jobs)
+        slurm_jobs_table(table.assign(run=table["run"].map(run_link)), key="workers.slurm_jobs")
+        st.caption(
+            f"Pending and running jobs, then the latest ended ones (at most {RECENT_JOBS}). Log "
+            "files are on the cluster's disk."
+        )
 
 
 def _run_name(runs: dict[int, RunRecord], run_id: Any) -> str | None:
@@ -152,6 +213,7 @@ def workers_page(database: Database) -> None:
     st.subheader("Attempts")
     st.caption("Each claim of a run by a worker, and why the earlier ones ended.")
     attempts_panel(database, active)
+    slurm_panel(database)
 
 
-live_workers_page = st.fragment(run_every=3)(workers_page)
+live_workers_page = live(run_every=3)(workers_page)

@@ -129,7 +129,7 @@ def test_model_tab_lists_layers_and_offers_the_download(evaluated_lab: Evaluated
     [layers] = [t.value for t in at.dataframe if "layer" in t.value.columns]
     assert "probabilities" in list(layers["layer"])
     [download] = at.get("download_button")
-    assert download.proto.label == "Download model (.keras)"
+    assert download.proto.label.startswith("Download model (.keras, ")
 
 
 def test_a_model_with_custom_layers_says_predict_on_a_worker(
