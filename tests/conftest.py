@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +50,22 @@ def database(database_url: str) -> Iterator[Database]:
     db = Database(database_url)
     yield db
     db.dispose()
+
+
+# Tests that share one machine-wide resource, run in one process one after another under
+# pytest-xdist: the Slurm cluster (fixed ports) and the browser tests (a dashboard and a worker
+# each, timed by a browser's waits).
+SERIAL = ("tests/trainer/slurm/", "tests/e2e/")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` runs two processes: every test is a unit of its own, but the SERIAL ones
+    are one unit. (xdist's `--dist loadgroup` marks do not reach pytest 9's node ids.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SerialScope(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "serial" if nodeid.startswith(SERIAL) else nodeid
+
+    return SerialScope(config, log)

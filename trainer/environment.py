@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import socket
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -14,12 +15,13 @@ from settings import PROJECT_ROOT
 from trainer.devices import Device
 
 
-def git_commit() -> str | None:
-    """The checkout's commit, or None outside a git checkout (an installed copy, say)."""
+def git_commit(folder: Path = PROJECT_ROOT) -> str | None:
+    """The commit of the checkout holding `folder` (the lab's own by default), or None outside
+    a git checkout (an installed copy, say)."""
     try:
         result = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=PROJECT_ROOT,
+            cwd=folder,
             capture_output=True,
             text=True,
             timeout=5,

@@ -11,13 +11,13 @@ import importlib.metadata
 import os
 import platform
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import keras
 
+from trainer.environment import git_commit
 from trainer.finetune import parameter_counts
 
 _PACKAGES = ("keras", "tensorflow", "jax", "torch", "numpy", "scikit-learn", "pandas")
@@ -69,22 +69,6 @@ def image_size(model: keras.Model) -> int | None:
     return None
 
 
-def _git_commit(folder: Path) -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = result.stdout.strip()
-    return commit if result.returncode == 0 and commit else None
-
-
 def _versions() -> dict[str, str]:
     found = {}
     for name in _PACKAGES:
@@ -111,7 +95,7 @@ def script_environment(model: keras.Model) -> dict[str, Any]:
         "user": user,
         "pid": os.getpid(),
         "python": platform.python_version(),
-        "git_commit": _git_commit(folder),
+        "git_commit": git_commit(folder),
         "keras_backend": keras.backend.backend(),
         "packages": _versions(),
         "model": model_summary(model),

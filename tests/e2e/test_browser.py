@@ -377,7 +377,9 @@ def test_queue_run_with_a_filled_grid_box_does_what_the_page_says(
     box.fill("optimizer: [sgd, adam]")
     box.press("Control+Enter")  # commits a text area
     settled(page)
-    expect(form.get_by_text("either button previews the grid first")).to_be_visible()
+    expect(
+        form.get_by_text("The grid box is filled: every button previews it first.")
+    ).to_be_visible()
     form.get_by_role("button", name="Queue run", exact=True).click()
     expect(page.get_by_text("previewed the grid instead")).to_be_visible()
     expect(page.get_by_role("heading", name="Grid preview: 2 runs")).to_be_visible()
