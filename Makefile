@@ -63,10 +63,11 @@ lint: install-dev
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 
-# Two processes (pytest-xdist); the Slurm and browser tests keep to one of them, in turn
+# Three processes (pytest-xdist; on 2 cores a third fills the time the others wait on
+# workers and browsers); the Slurm and browser tests keep to one of them, in turn
 # (tests/conftest.py), and the slowest tests are listed at the end.
 test: install-dev chromium slurm lint
-	$(PY) -m pytest -n 2 --durations=25
+	$(PY) -m pytest -n 3 --durations=25
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

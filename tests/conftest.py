@@ -11,7 +11,7 @@ import pytest
 from data.sample import generate
 from db.migrate import upgrade
 from db.session import Database
-from tests.databases import postgres_url_for_test, sqlite_url
+from tests.databases import migrated_sqlite_url, postgres_url_for_test
 
 
 @pytest.fixture
@@ -25,20 +25,14 @@ def tiny_sample(tmp_path: Path) -> Path:
 @pytest.fixture
 def sqlite_database_url(tmp_path: Path) -> str:
     """A migrated SQLite file private to the test."""
-    url = f"sqlite:///{tmp_path / 'lab.db'}"
-    database = Database(url)
-    upgrade(database.engine)
-    database.dispose()
-    return url
+    return migrated_sqlite_url(tmp_path)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """A migrated, empty database URL of each kind, private to this test."""
     if request.param == "sqlite":
-        url = sqlite_url(tmp_path)
-        upgrade(Database(url).engine)
-        yield url
+        yield migrated_sqlite_url(tmp_path)
     else:
         with postgres_url_for_test() as url:
             upgrade(Database(url).engine)
@@ -60,7 +54,7 @@ SERIAL = ("tests/trainer/slurm/", "tests/e2e/")
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`make test` runs two processes: every test is a unit of its own, but the SERIAL ones
+    """`make test` runs three processes: every test is a unit of its own, but the SERIAL ones
     are one unit. (xdist's `--dist loadgroup` marks do not reach pytest 9's node ids.)"""
     from xdist.scheduler import LoadScopeScheduling
 

@@ -7,6 +7,8 @@ unreachable TEST_DATABASE_URL fails the test instead: CI must exercise PostgreSQ
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,32 @@ from sqlalchemy.exc import OperationalError
 
 def sqlite_url(folder: Path, name: str = "lab.db") -> str:
     return f"sqlite:///{folder / name}"
+
+
+_template: Path | None = None
+
+
+def migrated_sqlite_url(folder: Path, name: str = "lab.db") -> str:
+    """A SQLite file at the head revision, copied from one migrated once per test process
+    (hundreds of tests need an empty lab; Alembic's eleven steps each time add up). The copy
+    is upgraded again, which finds nothing to do and proves the copy is at head."""
+    global _template
+    from db.migrate import upgrade
+    from db.session import Database
+
+    if _template is None or not _template.exists():
+        template = Path(tempfile.mkdtemp(prefix="lab-template-")) / "head.db"
+        database = Database(f"sqlite:///{template}")
+        upgrade(database.engine)
+        database.dispose()  # the last connection checkpoints the WAL into the file
+        _template = template
+    target = folder / name
+    shutil.copyfile(_template, target)
+    url = f"sqlite:///{target}"
+    database = Database(url)
+    upgrade(database.engine)
+    database.dispose()
+    return url
 
 
 def _unavailable(reason: str) -> None:

@@ -13,12 +13,11 @@ from streamlit.util import calc_hash
 
 from db.entities import EpochRecord
 from db.metrics import record_epoch
-from db.migrate import upgrade
 from db.models import RunStatus, StopReason
 from db.queue import claim_next, enqueue, finish_run
 from db.session import Database
 from experiment.config import parse_config
-from tests.databases import sqlite_url
+from tests.databases import migrated_sqlite_url
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TRACEBACK = 'Traceback (most recent call last):\n  File "train.py"\nValueError: <b>boom</b>'
@@ -109,9 +108,8 @@ def fresh_caches() -> Iterator[None]:
 @pytest.fixture
 def empty_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
     """A migrated database with no runs, named by DATABASE_URL."""
-    url = sqlite_url(tmp_path)
+    url = migrated_sqlite_url(tmp_path)
     database = Database(url)
-    upgrade(database.engine)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("LAB_VAR_DIR", str(tmp_path / "var"))
     yield database
