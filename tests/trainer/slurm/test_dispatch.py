@@ -292,8 +292,14 @@ def test_a_bad_template_is_reported_once_and_the_dispatcher_keeps_going(
         SLURM_SECONDS,
         dispatcher,
     )
-    row = _dispatcher_row(database)
-    assert row is not None and row.last_error is None
+    # The job's row lands first, then the dispatcher clears the error in its next write.
+    wait_for(
+        lambda: _dispatcher_row(database),
+        lambda row: row is not None and row.last_error is None,
+        "the error cleared",
+        SLURM_SECONDS,
+        dispatcher,
+    )
     assert dispatcher.stop() == 0
 
 
