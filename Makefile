@@ -66,8 +66,15 @@ lint: install-dev
 # Three processes (pytest-xdist; on 2 cores a third fills the time the others wait on
 # workers and browsers); the Slurm and browser tests keep to one of them, in turn
 # (tests/conftest.py), and the slowest tests are listed at the end.
-test: install-dev chromium slurm lint
-	$(PY) -m pytest -n 3 --durations=25
+# mypy (40 s cold) runs beside the tests, in the time they spend waiting on workers and
+# browsers; either one failing fails `make test`.
+test: install-dev chromium slurm
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	@$(PY) -m mypy . & mypy=$$!; \
+	$(PY) -m pytest -n 3 --durations=25; tests=$$?; \
+	wait $$mypy; types=$$?; \
+	[ $$tests -eq 0 ] && [ $$types -eq 0 ]
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,10 @@ VALIDATION_PREFIX = "val_"
 # What the lab's workers record besides Keras's logs (trainer/callbacks.py EpochRecorder).
 LEARNING_RATE = "learning_rate"
 EPOCH_SECONDS = "epoch_seconds"
+# What the lab's own workers record for every epoch; scripts and imports may log any names.
+WORKER_METRICS: tuple[str, ...] = (
+    "accuracy", "val_accuracy", "loss", "val_loss", LEARNING_RATE, EPOCH_SECONDS,
+)  # fmt: skip
 
 
 class Direction(enum.StrEnum):

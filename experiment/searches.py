@@ -23,6 +23,7 @@ from db.objective import ObjectiveSeries, known_metrics, with_values
 from db.searches import SearchRecord, TrialRecord
 from experiment import sampling
 from experiment.config import ConfigError, ExperimentConfig
+from experiment.metrics import WORKER_METRICS
 from experiment.search_space import SearchSpec
 
 # Asks in one `advance` whose suggestion repeats a queued or running trial: the sampler is
@@ -228,7 +229,8 @@ def search_warnings(session: Session, spec: SearchSpec) -> list[str]:
     """What a user should know before queueing `spec` (the dry run and the Search box show
     these): a metric no run is known to record, a small space, a name already taken."""
     notes = list(spec.warnings)
-    known = known_metrics(session)
+    # The lab's workers record their standard metrics; a fresh lab has recorded nothing yet.
+    known = tuple(dict.fromkeys((*WORKER_METRICS, *known_metrics(session))))
     if spec.objective.metric not in known:
         notes.append(
             f"no run is known to record {spec.objective.metric!r} per epoch "

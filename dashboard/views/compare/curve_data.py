@@ -14,12 +14,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from experiment.metrics import Direction
+from experiment.metrics import WORKER_METRICS, Direction
 
 # What the lab's workers record for every epoch; runs may log any other name besides.
-SERIES: tuple[str, ...] = (
-    "accuracy", "val_accuracy", "loss", "val_loss", "learning_rate", "epoch_seconds",
-)  # fmt: skip
+SERIES: tuple[str, ...] = WORKER_METRICS
 XAxis = Literal["epoch", "wall"]
 Band = Literal["none", "minmax", "std"]
 

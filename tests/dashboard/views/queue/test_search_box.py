@@ -140,3 +140,11 @@ def test_a_suggestion_with_an_invalid_config_says_why() -> None:
     table = suggestions_table(spec, planned)
     assert table["learning_rate"].tolist() == ["0.0005859", "0.01"]
     assert table["problem"].tolist() == ["too big", None]
+
+
+def test_a_fresh_lab_knows_the_metrics_its_workers_record(empty_lab: object) -> None:
+    """No run has trained yet, but val_accuracy is what every worker records: no warning."""
+    at = _preview(SEARCH)
+    assert not at.exception
+    assert not [w.value for w in at.warning if "no run is known to record" in w.value]
+    assert at.button(key="search.queue")  # the preview offers to queue it
