@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
-from db.entities import EpochRecord
+from db.entities import ClaimedRun, EpochRecord
 from db.metrics import record_epoch
 from db.models import RunStatus, StopReason
 from db.queue import claim_next, enqueue, finish_run
@@ -46,6 +47,18 @@ def queue_one(database: Database, name: str, **fields: object) -> int:
     config = parse_config({"name": name, "image_size": 112, "epochs": 3, **fields})
     with database.begin() as session:
         return enqueue(session, config.to_new_run())
+
+
+def succeed(session: Session, claimed: ClaimedRun, detail: str | None = None) -> None:
+    """Finish a claimed run as a worker does when every epoch is done."""
+    finish_run(
+        session,
+        claimed.id,
+        claimed.attempt,
+        status=RunStatus.SUCCEEDED,
+        stop_reason=StopReason.COMPLETED,
+        stop_detail=detail,
+    )
 
 
 def train_one(
@@ -170,14 +183,7 @@ def model_run(lab: Lab, tiny_model: tuple[bytes, dict]) -> int:
     data, meta = tiny_model
     with lab.database.begin() as session:
         assert save_artifact(session, claimed.id, claimed.attempt, ArtifactKind.MODEL, data, meta)
-        finish_run(
-            session,
-            claimed.id,
-            claimed.attempt,
-            status=RunStatus.SUCCEEDED,
-            stop_reason=StopReason.COMPLETED,
-            stop_detail="all 1 epochs done",
-        )
+        succeed(session, claimed, "all 1 epochs done")
     return claimed.id
 
 
@@ -318,14 +324,7 @@ def evaluated_run(
             assert save_artifact(
                 session, claimed.id, claimed.attempt, ArtifactKind.MODEL, data, meta
             )
-        finish_run(
-            session,
-            claimed.id,
-            claimed.attempt,
-            status=RunStatus.SUCCEEDED,
-            stop_reason=StopReason.COMPLETED,
-            stop_detail="all 2 epochs done",
-        )
+        succeed(session, claimed, "all 2 epochs done")
     return claimed.id
 
 
@@ -461,12 +460,5 @@ def fine_tuned_run(database: Database, name: str = "mobilenet-ft", **fields: obj
         with database.begin() as session:
             assert record_epoch(session, claimed.id, claimed.attempt, record)
     with database.begin() as session:
-        finish_run(
-            session,
-            claimed.id,
-            claimed.attempt,
-            status=RunStatus.SUCCEEDED,
-            stop_reason=StopReason.COMPLETED,
-            stop_detail=f"all {epochs} epochs done",
-        )
+        succeed(session, claimed, f"all {epochs} epochs done")
     return claimed.id

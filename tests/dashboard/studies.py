@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 from db.entities import EpochRecord
 from db.metrics import record_epoch
-from db.models import RunStatus, StopReason
-from db.queue import claim_next, finish_run
+from db.queue import claim_next
 from db.session import Database
-from tests.dashboard.conftest import Lab, queue_one
+from tests.dashboard.conftest import Lab, queue_one, succeed
 
 
 @dataclass(frozen=True)
@@ -52,14 +51,7 @@ def trained(database: Database, name: str, skill: float, epochs: int = 4, **fiel
         with database.begin() as session:
             assert record_epoch(session, claimed.id, claimed.attempt, record)
     with database.begin() as session:
-        finish_run(
-            session,
-            claimed.id,
-            claimed.attempt,
-            status=RunStatus.SUCCEEDED,
-            stop_reason=StopReason.COMPLETED,
-            stop_detail=f"all {epochs} epochs done",
-        )
+        succeed(session, claimed, f"all {epochs} epochs done")
     return claimed.id
 
 

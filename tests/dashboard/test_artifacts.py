@@ -14,10 +14,10 @@ from dashboard.text import md_escape
 from data.memory import format_bytes
 from db.artifact_store import FolderStore
 from db.artifacts import artifact_key, point_artifact
-from db.models import ArtifactKind, RunStatus, StopReason
-from db.queue import claim_next, finish_run
+from db.models import ArtifactKind
+from db.queue import claim_next
 from db.runs import get_run
-from tests.dashboard.conftest import Lab, open_page, queue_one
+from tests.dashboard.conftest import Lab, open_page, queue_one, succeed
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,7 @@ def folder_model(
         assert point_artifact(
             session, claimed.id, claimed.attempt, ArtifactKind.MODEL, stored, meta
         )
-        finish_run(
-            session,
-            claimed.id,
-            claimed.attempt,
-            status=RunStatus.SUCCEEDED,
-            stop_reason=StopReason.COMPLETED,
-        )
+        succeed(session, claimed)
     return FolderModel(claimed.id, store, key, stored.sha256, stored.size_bytes)
 
 

@@ -31,9 +31,9 @@ pytestmark = pytest.mark.slow
 SCRIPT = Path(__file__).parent / "scripts" / "tiny_fit.py"
 
 
-def run_script(
-    tmp_path: Path, database_url: str, options: dict[str, Any] | None = None
-) -> subprocess.CompletedProcess[str]:
+def _script_launch(
+    tmp_path: Path, database_url: str, options: dict[str, Any] | None
+) -> tuple[list[str], Path, dict[str, str]]:
     """The test script as a user runs it: from its own folder, the lab on PYTHONPATH."""
     elsewhere = tmp_path / "my-project"
     elsewhere.mkdir(exist_ok=True)
@@ -44,14 +44,16 @@ def run_script(
         "PYTHONPATH": str(PROJECT_ROOT),
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
+    return [sys.executable, str(SCRIPT), json.dumps(options or {})], elsewhere, env
+
+
+def run_script(
+    tmp_path: Path, database_url: str, options: dict[str, Any] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the test script to its end."""
+    command, cwd, env = _script_launch(tmp_path, database_url, options)
     return subprocess.run(
-        [sys.executable, str(SCRIPT), json.dumps(options or {})],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
     )
 
 
@@ -268,22 +270,9 @@ def _epochs_done(database: Database) -> int:
 def _start_script(
     tmp_path: Path, database_url: str, options: dict[str, Any]
 ) -> subprocess.Popen[str]:
-    elsewhere = tmp_path / "my-project"
-    elsewhere.mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "LAB_SCRIPT_SPOOL_DIR": str(tmp_path / "spool"),
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
+    command, cwd, env = _script_launch(tmp_path, database_url, options)
     return subprocess.Popen(
-        [sys.executable, str(SCRIPT), json.dumps(options)],
-        cwd=elsewhere,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
