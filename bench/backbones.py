@@ -40,7 +40,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bench.common import format_table, machine_line
+from bench.common import format_table, machine_line, positive_int
 from experiment.architectures import BUILT_IN
 from experiment.config import parse_config
 from trainer.architectures import build_model
@@ -234,13 +234,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench.backbones",
@@ -248,10 +241,10 @@ def _parser() -> argparse.ArgumentParser:
         "report CNN and three ImageNet backbones at 224 px.",
     )
     parser.add_argument(
-        "--steps", type=_positive, default=4, help="timed steps per round (default 4)"
+        "--steps", type=positive_int, default=4, help="timed steps per round (default 4)"
     )
-    parser.add_argument("--rounds", type=_positive, default=3, help="rounds (default 3)")
-    parser.add_argument("--batch-size", type=_positive, default=16, help="default 16")
+    parser.add_argument("--rounds", type=positive_int, default=3, help="rounds (default 3)")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="default 16")
     parser.add_argument(
         "--quick", action="store_true", help="one round of 2 timed steps (smoke test)"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from collections.abc import Sequence
@@ -51,3 +52,11 @@ def machine_line(**versions: str) -> str:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     parts = [f"nproc {cores}", cpu_model(), *(f"{name} {v}" for name, v in versions.items())]
     return ", ".join(parts)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (steps, rounds, images, ...)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

@@ -40,7 +40,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from bench.common import format_table, machine_line
+from bench.common import format_table, machine_line, positive_int
 from bench.input_pipeline import load_note
 from data.decoded import DecodedImages, free_space
 from data.filecache import FileCache
@@ -349,25 +349,18 @@ def _parser() -> argparse.ArgumentParser:
         "from the decoded cache and streamed from disk, on a 30,000-image folder.",
     )
     parser.add_argument(
-        "--images", type=_positive, default=30_000, help="images in the folder (default 30000)"
+        "--images", type=positive_int, default=30_000, help="images in the folder (default 30000)"
     )
     parser.add_argument(
-        "--steps", type=_positive, default=150, help="timed steps per window (default 150)"
+        "--steps", type=positive_int, default=150, help="timed steps per window (default 150)"
     )
     parser.add_argument(
-        "--rounds", type=_positive, default=2, help="timed windows per mode (default 2)"
+        "--rounds", type=positive_int, default=2, help="timed windows per mode (default 2)"
     )
     parser.add_argument(
         "--budget", default=None, help="memory budget like 4GB or 50%% (default: LAB_DATA_MEMORY)"
     )
     return parser
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 if __name__ == "__main__":

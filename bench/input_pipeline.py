@@ -41,7 +41,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bench.common import format_table, machine_line
+from bench.common import format_table, machine_line, positive_int
 from data.augment import AugmentSpec
 from data.loader import Split, make_dataset, scan_dataset
 from data.sample import generate, is_complete
@@ -294,19 +294,12 @@ def _parser() -> argparse.ArgumentParser:
         "report's ImageDataGenerator, and by in-memory tensors.",
     )
     parser.add_argument(
-        "--epochs", type=_positive, default=3, help="timed epochs per variant (default 3)"
+        "--epochs", type=positive_int, default=3, help="timed epochs per variant (default 3)"
     )
     parser.add_argument(
         "--quick", action="store_true", help="one timed epoch per variant (smoke test)"
     )
     return parser
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 if __name__ == "__main__":

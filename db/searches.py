@@ -231,25 +231,22 @@ def record_reused_trial(
     """A finished trial that reuses run `source_id`'s result: same config, nothing trained."""
     source = session.get(Run, source_id)
     assert source is not None
-    run_id = enqueue(session, new)
-    _set_trial(session, run_id, search_id, trial, params, attrs)
-    session.execute(
-        update(Run)
-        .where(Run.id == run_id)
-        .values(
-            status=source.status,
-            stop_reason=StopReason.REUSED,
-            stop_detail=f"same config as run {source_id}: its result is reused, nothing trained",
-            reused_from=source_id,
-            best_val_accuracy=source.best_val_accuracy,
-            best_epoch=source.best_epoch,
-            last_val_accuracy=source.last_val_accuracy,
-            class_names=source.class_names,
-            finished_at=now_expr(session.get_bind().dialect.name),
-        )
-        .execution_options(synchronize_session=False)
+    return _finished_trial(
+        session,
+        search_id,
+        trial,
+        new,
+        params,
+        attrs,
+        status=source.status,
+        stop_reason=StopReason.REUSED,
+        stop_detail=f"same config as run {source_id}: its result is reused, nothing trained",
+        reused_from=source_id,
+        best_val_accuracy=source.best_val_accuracy,
+        best_epoch=source.best_epoch,
+        last_val_accuracy=source.last_val_accuracy,
+        class_names=source.class_names,
     )
-    return run_id
 
 
 def record_invalid_trial(
@@ -261,18 +258,36 @@ def record_invalid_trial(
     error: str,
 ) -> int:
     """A trial whose sampled combination is not a valid config: failed before it started."""
+    return _finished_trial(
+        session,
+        search_id,
+        trial,
+        new,
+        params,
+        {},
+        status=RunStatus.FAILED,
+        stop_reason=StopReason.FAILED,
+        stop_detail="invalid config",
+        error=error,
+    )
+
+
+def _finished_trial(
+    session: Session,
+    search_id: int,
+    trial: int,
+    new: NewRun,
+    params: dict[str, Any],
+    attrs: dict[str, Any],
+    **outcome: Any,
+) -> int:
+    """A trial's run recorded as already ended with `outcome` (no worker ever claims it)."""
     run_id = enqueue(session, new)
-    _set_trial(session, run_id, search_id, trial, params, {})
+    _set_trial(session, run_id, search_id, trial, params, attrs)
     session.execute(
         update(Run)
         .where(Run.id == run_id)
-        .values(
-            status=RunStatus.FAILED,
-            stop_reason=StopReason.FAILED,
-            stop_detail="invalid config"[:500],
-            error=error,
-            finished_at=now_expr(session.get_bind().dialect.name),
-        )
+        .values(**outcome, finished_at=now_expr(session.get_bind().dialect.name))
         .execution_options(synchronize_session=False)
     )
     return run_id

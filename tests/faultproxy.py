@@ -51,7 +51,7 @@ class _Pipe:
         ).start()
 
     def _pump(self, source: socket.socket, target: socket.socket, upstream: bool) -> None:
-        try:
+        with contextlib.suppress(OSError):  # a socket cut under the pump ends it
             while not self.closed.is_set():
                 chunk = source.recv(_CHUNK)
                 if not chunk:
@@ -61,8 +61,6 @@ class _Pipe:
                 if not upstream and self.muted:
                     continue
                 target.sendall(chunk)
-        except OSError:
-            pass
         self.cut()
 
     def _fires(self, chunk: bytes) -> bool:

@@ -247,6 +247,27 @@ def _resumed_epochs(first_attempt: int, total: int) -> list[tuple[int, int]]:
     return [(epoch, 1 if epoch <= first_attempt else 2) for epoch in range(1, total + 1)]
 
 
+def _finished_by_a_second_worker(
+    database: Database, run_id: int, workers: WorkerProcesses
+) -> RunState:
+    """A worker "second" (a short lease, so it takes the lost run over soon) trains the run to
+    its end, succeeds, and exits 0 on SIGTERM."""
+    second = workers.start("second", "--lease-seconds", "6")
+    done = _wait_for(
+        database,
+        run_id,
+        lambda state: state.run.status.is_final,
+        "final status",
+        workers,
+        second,
+        RUN_SECONDS,
+    )
+    second.send_signal(signal.SIGTERM)
+    assert workers.exit_code(second, 30) == 0
+    assert done.run.status is RunStatus.SUCCEEDED, workers.logs()
+    return done
+
+
 @pytest.mark.slow
 def test_a_killed_workers_run_resumes_on_another_worker(
     workers: WorkerProcesses, sqlite_database: Database, tiny_sample: Path
@@ -262,19 +283,7 @@ def test_a_killed_workers_run_resumes_on_another_worker(
     killed = _state(sqlite_database, run_id)
     assert killed.run.status is RunStatus.RUNNING and 1 <= killed.committed < CRASH_EPOCHS, killed
 
-    second = workers.start("second", "--lease-seconds", "6")
-    done = _wait_for(
-        sqlite_database,
-        run_id,
-        lambda state: state.run.status.is_final,
-        "final status",
-        workers,
-        second,
-        RUN_SECONDS,
-    )
-    second.send_signal(signal.SIGTERM)
-    assert workers.exit_code(second, 30) == 0
-    assert done.run.status is RunStatus.SUCCEEDED, workers.logs()
+    done = _finished_by_a_second_worker(sqlite_database, run_id, workers)
     assert done.run.attempt == 2
     assert done.epochs == _resumed_epochs(killed.committed, CRASH_EPOCHS)
     assert done.attempts == [
@@ -460,19 +469,7 @@ def test_a_run_killed_while_fine_tuning_resumes_fine_tuning(
     assert 2 <= killed.committed < CRASH_EPOCHS, killed
     assert [p.kind for p in killed.run.phases] == ["frozen", "fine_tune"]
 
-    second = workers.start("second", "--lease-seconds", "6")
-    done = _wait_for(
-        sqlite_database,
-        run_id,
-        lambda state: state.run.status.is_final,
-        "final status",
-        workers,
-        second,
-        RUN_SECONDS,
-    )
-    second.send_signal(signal.SIGTERM)
-    assert workers.exit_code(second, 30) == 0
-    assert done.run.status is RunStatus.SUCCEEDED, workers.logs()
+    done = _finished_by_a_second_worker(sqlite_database, run_id, workers)
     assert done.epochs == _resumed_epochs(killed.committed, CRASH_EPOCHS)
     assert done.run.phases == killed.run.phases  # recorded once, by the first attempt
     with sqlite_database.read() as session:
